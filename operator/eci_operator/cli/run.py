@@ -1,0 +1,11 @@
+"""Placeholder for the ``run`` sub-command (filled in by its issue)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add nothing yet: the sub-command is not built."""
+    del subparsers
