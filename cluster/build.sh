@@ -50,12 +50,6 @@ kgomod=$(cd "$kmod" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERS
   sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 '"$staging_version"'#p' "$kgomod"
   echo ")"
 } >>"$kmod/go.mod"
-cat >"$kmod/tools.go" <<'GO'
-//go:build tools
-
-// Package tools pins the control-plane commands so `go mod tidy` keeps their dependencies.
-package tools
-GO
 step "resolving dependencies (first run downloads a few hundred MB of modules)"
 (cd "$kmod" && go get "k8s.io/kubernetes@$KUBERNETES_VERSION" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
