@@ -1,8 +1,8 @@
 """eci-operator: Alibaba Cloud Serverless Kubernetes (ASK) virtual nodes and a simulated ECI runtime.
 
 The package is layered (enforced by import-linter, see pyproject.toml):
-``models`` (pydantic CRD models) <- ``domain`` (pure decisions) <- ``runtime`` / ``kube`` (simulation, API I/O)
-<- ``handlers`` (thin Kopf handlers) <- ``cli``. ``devcluster`` is the local control plane used by
+``models`` (pydantic CRD models) <- ``domain`` (pure decisions) <- ``runtime`` / ``kube``
+(simulation, API I/O) <- ``handlers`` (thin Kopf handlers) <- ``cli``. ``devcluster`` is the local control plane used by
 ``make run`` and the tests; the operator itself never imports it.
 """
 

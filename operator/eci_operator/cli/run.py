@@ -1,11 +1,60 @@
-"""Placeholder for the ``run`` sub-command (filled in by its issue)."""
+"""``eci-operator run``: serve the cluster of KUBECONFIG (or the in-cluster config) as ASK would."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
+
+from eci_operator import logs
+from eci_operator.handlers.state import Settings
 
 
 def register(subparsers: Any) -> None:
-    """Add nothing yet: the sub-command is not built."""
-    del subparsers
+    parser = subparsers.add_parser(
+        "run",
+        help="run the operator against the cluster of KUBECONFIG (or in-cluster)",
+        description="Register virtual nodes for every ECIProfile; run pods bound to them on simulated ECI.",
+    )
+    parser.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
+    )
+    parser.add_argument("--workers", type=int, default=32, help="concurrent reconciles (default 32)")
+    parser.add_argument(
+        "--node-address",
+        default=os.environ.get("ECI_NODE_ADDRESS", "127.0.0.1"),
+        help="InternalIP of the virtual nodes: where the apiserver reaches the operator's kubelet endpoints "
+        "(default 127.0.0.1 for the local control plane; the pod IP when deployed)",
+    )
+    parser.add_argument(
+        "--kubelet-port-base", type=int, default=10250, help="first kubelet port (default 10250)"
+    )
+    parser.add_argument(
+        "--liveness",
+        default="http://0.0.0.0:8080/healthz",
+        help="Kopf health endpoint (default http://0.0.0.0:8080/healthz; 'off' to disable)",
+    )
+    parser.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import kopf
+
+    from eci_operator.handlers.app import registry
+
+    logs.configure(args.log_format, verbose=args.verbose)
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    settings = Settings(
+        workers=args.workers, kubelet_port_base=args.kubelet_port_base, node_address=args.node_address
+    )
+    kopf.run(
+        registry=registry,
+        clusterwide=True,
+        standalone=True,
+        liveness_endpoint=None if args.liveness == "off" else args.liveness,
+        memo=kopf.Memo(settings=settings, kubeconfig=args.kubeconfig),
+    )
+    return 0

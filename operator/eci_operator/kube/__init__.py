@@ -1,1 +1,1 @@
-"""kube layer."""
+"""Kubernetes API I/O: the JSON client, resource paths, and the writes the operator makes. No decisions."""

@@ -1,0 +1,233 @@
+"""Virtual nodes: which nodes the profiles ask for, who owns a zone, and the Node and Lease bodies.
+
+ASK generates one virtual node per zone of the eci-profile's vSwitches; so do we. Pure builders: the
+operator's kube layer sends what is returned here. Capacity is generous on purpose (ASK claims more than
+50,000 pods per cluster and a virtual node never runs out of CPU): see ``CAPACITY``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eci_operator.models.profile import ECIProfileSpec
+
+NODE_PREFIX = "virtual-kubelet-"
+PROFILE_LABEL = "eci.ask.dev/profile"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+REGION_LABEL = "topology.kubernetes.io/region"
+TAINT_KEY = "virtual-kubelet.io/provider"
+TAINT_VALUE = "alibabacloud"
+ZONE_DOWN_TAINT_KEY = "eci.ask.dev/zone-unavailable"
+LEASE_NAMESPACE = "kube-node-lease"
+LEASE_DURATION_SECONDS = 40
+LEASE_RENEW_SECONDS = 10
+KUBELET_VERSION = "v1.37.2-eci-operator"
+
+# What one virtual node offers the scheduler. Our rule (ASK publishes no number): room for a 10,000-pod
+# scale rehearsal on a single zone with headroom, and more CPU/memory than any cluster will request.
+CAPACITY = {
+    "cpu": "20000",
+    "memory": "80Ti",
+    "pods": "20000",
+    "ephemeral-storage": "100Ti",
+}
+
+
+def node_name(zone_id: str) -> str:
+    return f"{NODE_PREFIX}{zone_id}"
+
+
+def zones_of(spec: ECIProfileSpec) -> list[str]:
+    """Distinct zones of the profile's vSwitches, in the order they first appear."""
+    return list(dict.fromkeys(v.zone_id for v in spec.vswitches))
+
+
+@dataclass(frozen=True)
+class ProfileClaim:
+    """A profile as far as zone ownership goes: the earliest profile to claim a zone owns it."""
+
+    name: str
+    created: datetime
+    zones: tuple[str, ...]
+
+
+def zone_conflicts(claims: Iterable[ProfileClaim]) -> dict[str, dict[str, str]]:
+    """Map each losing profile to {zone: owning profile}; the owner is the older profile (then by name).
+
+    A profile that loses any zone creates nothing at all: a half-applied profile would be harder to
+    understand than one that visibly waits for its conflict to be resolved.
+    """
+    owner: dict[str, ProfileClaim] = {}
+    losers: dict[str, dict[str, str]] = {}
+    for claim in sorted(claims, key=lambda c: (c.created, c.name)):
+        for zone in claim.zones:
+            if zone in owner and owner[zone].name not in losers:
+                losers.setdefault(claim.name, {})[zone] = owner[zone].name
+        if claim.name not in losers:
+            for zone in claim.zones:
+                owner.setdefault(zone, claim)
+    return losers
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """What the node builder needs to know about the operator and the zone."""
+
+    profile: str
+    zone_id: str
+    region_id: str
+    address: str
+    kubelet_port: int
+    tainted: bool
+    zone_available: bool = True
+    cordoned: bool = False
+
+
+def _condition(kind: str, status: str, reason: str, message: str, now: str) -> dict[str, str]:
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastHeartbeatTime": now,
+        "lastTransitionTime": now,
+    }
+
+
+def node_conditions(view: NodeView, now: str) -> list[dict[str, str]]:
+    if view.zone_available:
+        ready = _condition("Ready", "True", "KubeletReady", "virtual kubelet is ready (simulated ECI)", now)
+    else:
+        ready = _condition(
+            "Ready", "False", "ZoneUnavailable", f"zone {view.zone_id} is unavailable (simulated outage)", now
+        )
+    return [
+        ready,
+        _condition(
+            "MemoryPressure", "False", "KubeletHasSufficientMemory", "ECI has no memory pressure", now
+        ),
+        _condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "ECI has no disk pressure", now),
+        _condition("PIDPressure", "False", "KubeletHasSufficientPID", "ECI has no PID pressure", now),
+        _condition("NetworkUnavailable", "False", "RouteCreated", "ECI networking is ready", now),
+    ]
+
+
+def node_taints(view: NodeView) -> list[dict[str, str]]:
+    taints = []
+    if view.tainted:
+        taints.append({"key": TAINT_KEY, "value": TAINT_VALUE, "effect": "NoSchedule"})
+    if not view.zone_available:
+        taints.append({"key": ZONE_DOWN_TAINT_KEY, "value": view.zone_id, "effect": "NoSchedule"})
+    return taints
+
+
+def node_status(view: NodeView, now: str) -> dict[str, Any]:
+    name = node_name(view.zone_id)
+    return {
+        "capacity": dict(CAPACITY),
+        "allocatable": dict(CAPACITY),
+        "conditions": node_conditions(view, now),
+        "addresses": [
+            {"type": "InternalIP", "address": view.address},
+            {"type": "Hostname", "address": name},
+        ],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": view.kubelet_port}},
+        "nodeInfo": {
+            "machineID": name,
+            "systemUUID": name,
+            "bootID": "",
+            "kernelVersion": "simulated",
+            "osImage": "Alibaba Cloud ECI (simulated by eci-operator)",
+            "containerRuntimeVersion": "eci://simulated",
+            "kubeletVersion": KUBELET_VERSION,
+            "kubeProxyVersion": "",
+            "operatingSystem": "linux",
+            "architecture": "amd64",
+        },
+    }
+
+
+def node_labels(view: NodeView) -> dict[str, str]:
+    name = node_name(view.zone_id)
+    return {
+        "type": "virtual-kubelet",
+        "kubernetes.io/role": "agent",
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        ZONE_LABEL: view.zone_id,
+        REGION_LABEL: view.region_id,
+        PROFILE_LABEL: view.profile,
+    }
+
+
+def node_body(view: NodeView, now: str) -> dict[str, Any]:
+    """The whole Node to create (status included: the API server keeps it on create)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": node_name(view.zone_id), "labels": node_labels(view)},
+        "spec": {"taints": node_taints(view), "unschedulable": view.cordoned},
+        "status": node_status(view, now),
+    }
+
+
+def _condition_key(c: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    return (str(c.get("type")), str(c.get("status")), str(c.get("reason")), str(c.get("message")))
+
+
+def node_needs_status(view: NodeView, node: Mapping[str, Any]) -> bool:
+    """True when the node's status differs from what it should be, ignoring heartbeat timestamps."""
+    status = node.get("status") or {}
+    want = node_status(view, "")
+    have_conditions = sorted(_condition_key(c) for c in status.get("conditions") or [])
+    if have_conditions != sorted(_condition_key(c) for c in want["conditions"]):
+        return True
+    return any(status.get(k) != want[k] for k in ("capacity", "allocatable", "addresses", "daemonEndpoints"))
+
+
+def node_spec_patch(view: NodeView, node: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A merge patch for labels/taints/unschedulable when they drifted, else None.
+
+    Taints that others put on the node (the node-lifecycle controller's not-ready/unreachable taints) are
+    kept: only ours are added or removed.
+    """
+    ours = {TAINT_KEY, ZONE_DOWN_TAINT_KEY}
+    spec = node.get("spec") or {}
+    have_taints = spec.get("taints") or []
+    foreign = [t for t in have_taints if t.get("key") not in ours]
+    want_taints = foreign + node_taints(view)
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    want_labels = node_labels(view)
+    patch: dict[str, Any] = {}
+    if {k: labels.get(k) for k in want_labels} != want_labels:
+        patch["metadata"] = {"labels": want_labels}
+    if sorted(map(_taint_key, have_taints)) != sorted(map(_taint_key, want_taints)):
+        patch.setdefault("spec", {})["taints"] = want_taints
+    if bool(spec.get("unschedulable")) != view.cordoned:
+        patch.setdefault("spec", {})["unschedulable"] = view.cordoned
+    return patch or None
+
+
+def _taint_key(t: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (str(t.get("key")), str(t.get("value", "")), str(t.get("effect")))
+
+
+def lease_body(node: str, node_uid: str | None, renew_time: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": node, "namespace": LEASE_NAMESPACE}
+    if node_uid:
+        # As the kubelet does: the lease goes with its node.
+        meta["ownerReferences"] = [{"apiVersion": "v1", "kind": "Node", "name": node, "uid": node_uid}]
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": meta,
+        "spec": {
+            "holderIdentity": node,
+            "leaseDurationSeconds": LEASE_DURATION_SECONDS,
+            "renewTime": renew_time,
+        },
+    }

@@ -1,0 +1,269 @@
+"""What a kubelet would write into a pod, computed from its ContainerGroup's status.
+
+``desired_pod_status`` returns the ``status`` and the ECI write-back annotations; ``status_patch`` compares
+them with the pod as it is and returns a merge patch only when something differs (timestamps of conditions
+that did not change are kept, so an unchanged state compares equal and is never written again). Pure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from eci_operator.models.containergroup import (
+    ContainerGroupPhase,
+    ContainerGroupStatus,
+    ContainerState,
+)
+
+ANN = "k8s.aliyun.com/"
+WRITE_BACK = (
+    "eci-instance-id",
+    "eci-instance-spec",
+    "eci-instance-cpu",
+    "eci-instance-mem",
+    "eci-instance-zone",
+    "eci-vswitch",
+    "eci-security-group",
+)
+CONDITION_CREATED = "ContainerInstanceCreated"
+RUNNING_PHASES = frozenset(
+    {
+        ContainerGroupPhase.RUNNING,
+        ContainerGroupPhase.RESTARTING,
+        ContainerGroupPhase.UPDATING,
+        ContainerGroupPhase.TERMINATING,
+    }
+)
+FAILED_PHASES = frozenset(
+    {ContainerGroupPhase.FAILED, ContainerGroupPhase.SCHEDULE_FAILED, ContainerGroupPhase.EXPIRED}
+)
+
+
+def kube_time(value: dt.datetime | None) -> str | None:
+    """metav1.Time as the API server writes it back: RFC 3339, whole seconds, UTC."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pod_phase(phase: ContainerGroupPhase | None) -> str:
+    if phase in RUNNING_PHASES:
+        return "Running"
+    if phase == ContainerGroupPhase.SUCCEEDED:
+        return "Succeeded"
+    if phase in FAILED_PHASES:
+        return "Failed"
+    return "Pending"
+
+
+def _gib(value: float | None) -> str:
+    return f"{float(value or 0):.1f}"
+
+
+def write_back_annotations(status: ContainerGroupStatus) -> dict[str, str]:
+    """The annotations ECI writes onto a pod once its instance exists (none before)."""
+    if not status.instance_id:
+        return {}
+    values = {
+        "eci-instance-id": status.instance_id,
+        "eci-instance-spec": status.instance_spec or "",
+        "eci-instance-cpu": _gib(status.vcpu),
+        "eci-instance-mem": _gib(status.memory_gib),
+        "eci-instance-zone": status.zone_id or "",
+        "eci-vswitch": status.vswitch_id or "",
+        "eci-security-group": status.security_group_id or "",
+    }
+    return {ANN + k: v for k, v in values.items() if v}
+
+
+def _existing_conditions(pod: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {c.get("type", ""): c for c in ((pod.get("status") or {}).get("conditions") or [])}
+
+
+def _condition(
+    existing: Mapping[str, Mapping[str, Any]],
+    kind: str,
+    ok: bool,
+    now: str,
+    reason: str = "",
+    message: str = "",
+) -> dict[str, Any]:
+    status = "True" if ok else "False"
+    old = existing.get(kind) or {}
+    transition = old.get("lastTransitionTime") if old.get("status") == status else None
+    cond: dict[str, Any] = {"type": kind, "status": status, "lastTransitionTime": transition or now}
+    if old.get("lastProbeTime") is not None:
+        cond["lastProbeTime"] = old["lastProbeTime"]
+    else:
+        cond["lastProbeTime"] = None
+    if reason:
+        cond["reason"] = reason
+    if message:
+        cond["message"] = message
+    return cond
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
+
+
+def _container_status(
+    spec: Mapping[str, Any], status: ContainerGroupStatus, init: bool, phase: str
+) -> dict[str, Any]:
+    name = spec.get("name", "")
+    image = spec.get("image", "")
+    recorded = next((c for c in status.containers if c.name == name and c.init == init), None)
+    out: dict[str, Any] = {
+        "name": name,
+        "image": image,
+        "imageID": "",
+        "ready": False,
+        "started": False,
+        "restartCount": recorded.restart_count if recorded else 0,
+        "lastState": {},
+    }
+    if recorded is None or recorded.state in (None, ContainerState.WAITING):
+        reason = (recorded.reason if recorded else None) or (
+            "PodInitializing" if init else "ContainerCreating"
+        )
+        if phase == "Failed":
+            reason = status.reason or "ProviderFailed"
+        out["state"] = {"waiting": {"reason": reason}}
+        return out
+    out["imageID"] = image if "@sha256:" in image else f"{image}@sha256:{_digest(image)}"
+    out["containerID"] = "containerd://" + _digest(status.instance_id or "", name, str(out["restartCount"]))
+    if recorded.state == ContainerState.RUNNING:
+        out["state"] = {"running": {"startedAt": kube_time(recorded.started_at)}}
+        out["ready"] = out["started"] = not init
+        return out
+    terminated: dict[str, Any] = {
+        "exitCode": recorded.exit_code or 0,
+        "reason": recorded.reason or ("Completed" if not recorded.exit_code else "Error"),
+        "startedAt": kube_time(recorded.started_at),
+        "finishedAt": kube_time(recorded.finished_at),
+        "containerID": out["containerID"],
+    }
+    out["state"] = {"terminated": terminated}
+    return out
+
+
+def desired_pod_status(
+    pod: Mapping[str, Any], status: ContainerGroupStatus, now: dt.datetime
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The pod ``status`` and ECI write-back annotations for the group state ``status``."""
+    stamp = kube_time(now) or ""
+    spec = pod.get("spec") or {}
+    existing = _existing_conditions(pod)
+    phase = pod_phase(status.phase)
+    containers = [_container_status(c, status, False, phase) for c in spec.get("containers") or []]
+    inits = [_container_status(c, status, True, phase) for c in spec.get("initContainers") or []]
+    created = status.instance_id is not None and status.phase not in (
+        ContainerGroupPhase.SCHEDULE_FAILED,
+        ContainerGroupPhase.SCHEDULING,
+    )
+    running = phase == "Running"
+    all_ready = running and all(c["ready"] for c in containers)
+    initialized = status.started_at is not None or not inits
+    terminal = phase in ("Succeeded", "Failed")
+    if created:
+        created_cond = _condition(
+            existing, CONDITION_CREATED, True, stamp, "Created", f"instance {status.instance_id} created"
+        )
+    else:
+        created_cond = _condition(
+            existing,
+            CONDITION_CREATED,
+            False,
+            stamp,
+            status.reason or "Creating",
+            status.message or "creating the container instance",
+        )
+    not_ready_reason = "PodCompleted" if terminal else "ContainersNotReady"
+    conditions = [
+        _condition(existing, "PodScheduled", True, stamp),
+        created_cond,
+        _condition(
+            existing, "Initialized", initialized, stamp, "" if initialized else "ContainersNotInitialized"
+        ),
+        _condition(existing, "ContainersReady", all_ready, stamp, "" if all_ready else not_ready_reason),
+        _condition(existing, "Ready", all_ready, stamp, "" if all_ready else not_ready_reason),
+    ]
+    body: dict[str, Any] = {
+        "phase": phase,
+        "conditions": conditions,
+        "containerStatuses": containers,
+        "startTime": kube_time(status.scheduled_at) or (pod.get("status") or {}).get("startTime") or stamp,
+    }
+    if inits:
+        body["initContainerStatuses"] = inits
+    if status.ip and created:
+        body["podIP"] = body["hostIP"] = status.ip
+        body["podIPs"] = body["hostIPs"] = [{"ip": status.ip}]
+    if phase == "Failed":
+        body["reason"] = (
+            "ProviderFailed"
+            if status.phase == ContainerGroupPhase.SCHEDULE_FAILED
+            else (status.reason or "Failed")
+        )
+        body["message"] = status.message or ""
+    return body, write_back_annotations(status)
+
+
+def pending_status(pod: Mapping[str, Any], reason: str, message: str, now: dt.datetime) -> dict[str, Any]:
+    """A pod the operator will not run (e.g. a DaemonSet pod): Pending, with the reason on the condition."""
+    stamp = kube_time(now) or ""
+    existing = _existing_conditions(pod)
+    return {
+        "phase": "Pending",
+        "conditions": [
+            _condition(existing, "PodScheduled", True, stamp),
+            _condition(existing, CONDITION_CREATED, False, stamp, reason, message),
+        ],
+    }
+
+
+_COMPARED = (
+    "phase",
+    "conditions",
+    "containerStatuses",
+    "initContainerStatuses",
+    "podIP",
+    "podIPs",
+    "hostIP",
+    "hostIPs",
+    "startTime",
+    "reason",
+    "message",
+)
+
+
+def _normal(conditions: Any) -> Any:
+    if not isinstance(conditions, list):
+        return conditions
+    return sorted(
+        ({k: v for k, v in c.items() if v is not None} for c in conditions), key=lambda c: str(c.get("type"))
+    )
+
+
+def status_patch(
+    pod: Mapping[str, Any], status: Mapping[str, Any], annotations: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """A merge patch for ``pods/status`` carrying status and annotations, or None if nothing changed."""
+    have = pod.get("status") or {}
+    have_ann = (pod.get("metadata") or {}).get("annotations") or {}
+    changed = any(
+        _normal(have.get(k)) != _normal(status.get(k)) for k in _COMPARED if k in status or k in ("reason",)
+    )
+    missing_ann = {k: v for k, v in annotations.items() if have_ann.get(k) != v}
+    if not changed and not missing_ann:
+        return None
+    patch: dict[str, Any] = {"status": dict(status)}
+    if "reason" not in status and "reason" in have:
+        patch["status"]["reason"] = None
+        patch["status"]["message"] = None
+    if missing_ann:
+        patch["metadata"] = {"annotations": missing_ann}
+    return patch

@@ -1,0 +1,232 @@
+"""The Kopf wiring: watch events feed the caches and the work queue; start-up and clean-up.
+
+Only ``@kopf.on.event`` handlers are used: they write nothing by themselves (no progress annotations, no
+finalizers), so every write the operator makes is one of its own, counted and deliberate. Pods are watched
+server-side filtered to bound pods (``spec.nodeName!=``), nodes to the ones carrying our profile label.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from typing import Any, cast
+
+import kopf
+import structlog
+from pydantic import ValidationError
+
+from eci_operator.domain.nodes import PROFILE_LABEL
+from eci_operator.handlers.nodes import lease_loop, reconcile_nodes
+from eci_operator.handlers.pods import reconcile_pod
+from eci_operator.handlers.state import NODES_KEY, Settings, State, key_of
+from eci_operator.handlers.workqueue import WorkQueue
+from eci_operator.kube import paths
+from eci_operator.kube.client import KubeClient
+from eci_operator.kube.events import EventPoster
+from eci_operator.models.profile import ECIProfile
+from eci_operator.runtime.protocol import Key
+from eci_operator.runtime.simulated import SimulatedRuntime
+
+log = structlog.get_logger("eci_operator.app")
+registry = kopf.OperatorRegistry()
+GROUP, VERSION = "eci.ask.dev", "v1alpha1"
+
+
+class Operator:
+    """What one running operator holds (kept in Kopf's memo as ``memo.operator``)."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.queue: WorkQueue[Key] = WorkQueue(self._process, workers=state.settings.workers)
+        self.tasks: list[asyncio.Task[None]] = []
+        self.lease_paused = asyncio.Event()
+
+    async def _process(self, key: Key) -> None:
+        await self.state.synced.wait()
+        if key == NODES_KEY:
+            await reconcile_nodes(self.state)
+        else:
+            await reconcile_pod(self.state, key)
+
+    def on_pod(self, body: dict[str, Any], deleted: bool) -> None:
+        key = key_of(body)
+        node = (body.get("spec") or {}).get("nodeName")
+        if deleted:
+            self.state.pods.drop(key, str(body.get("metadata", {}).get("uid")))
+            if node and ("", node) in self.state.nodes.items:
+                self.queue.add(key)
+                if node not in self.state.served_zones:
+                    self.queue.add(NODES_KEY)  # a retiring node may now be empty
+            return
+        if not node or ("", node) not in self.state.nodes.items:
+            return
+        self.state.pods.put(key, body)
+        self.queue.add(key)
+
+    async def initial_sync(self) -> None:
+        """Fill the caches before any reconcile, so nothing is decided on a partial view."""
+        client, state = self.state.client, self.state
+        for item in (await client.get(paths.profiles())).get("items", []):
+            self.put_profile(item)
+        for item in (await client.get(paths.nodes(), labelSelector=PROFILE_LABEL)).get("items", []):
+            state.nodes.put(key_of(item), item)
+        for item in (await client.get(paths.namespaces())).get("items", []):
+            state.namespace_labels[item["metadata"]["name"]] = item["metadata"].get("labels") or {}
+        for item in (await client.get(paths.container_groups())).get("items", []):
+            state.groups.put(key_of(item), item)
+        for item in (await client.get(paths.pods(), fieldSelector="spec.nodeName!=")).get("items", []):
+            self.on_pod(item, deleted=False)
+        self.queue.add(NODES_KEY)
+        for key in list(state.groups.items):
+            if state.pods.get(key) is None:
+                self.queue.add(key)  # an orphan (its pod is gone): clean it up
+        state.synced.set()
+        log.info(
+            "operator.synced",
+            profiles=len(state.profiles),
+            nodes=len(state.nodes.items),
+            pods=len(state.pods.items),
+            groups=len(state.groups.items),
+        )
+
+    def put_profile(self, body: dict[str, Any]) -> None:
+        name = body["metadata"]["name"]
+        try:
+            profile = ECIProfile.model_validate(body)
+        except ValidationError as exc:
+            log.error("profile.invalid", profile=name, error=str(exc).replace("\n", " "))
+            return
+        self.state.profiles[name] = profile
+        self.state.profile_bodies[name] = body
+
+    async def resync_loop(self) -> None:
+        """Periodically look at everything again: re-asserts pod status after a NotReady blip, etc."""
+        while True:
+            await asyncio.sleep(self.state.settings.resync_seconds)
+            self.queue.add(NODES_KEY)
+            for key in list(self.state.pods.items):
+                self.queue.add(key)
+            now = dt.datetime.now(dt.UTC)
+            grace = dt.timedelta(seconds=self.state.settings.orphan_grace_seconds)
+            for key, group in list(self.state.groups.items.items()):
+                created = group.get("metadata", {}).get("creationTimestamp")
+                if self.state.pods.get(key) is None and created:
+                    when = dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
+                    if now - when > grace:
+                        self.queue.add(key)
+
+
+def _operator(memo: Any) -> Operator:
+    op: Operator = memo.operator
+    return op
+
+
+@kopf.on.login(registry=registry)
+async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """Kopf's own watches use the same credentials as our client: kubernetes_asyncio's loaders."""
+    return await kopf.login_via_async_client(**kwargs)
+
+
+@kopf.on.startup(registry=registry)
+async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    settings.posting.level = logging.WARNING
+    settings.watching.field_selectors["pods"] = "spec.nodeName!="
+    settings.watching.label_selectors["nodes"] = PROFILE_LABEL
+    settings.watching.server_timeout = 300
+    settings.batching.batch_window = 0.01
+    op_settings: Settings = getattr(memo, "settings", None) or Settings()
+    client = await KubeClient.connect(getattr(memo, "kubeconfig", None))
+    runtime = SimulatedRuntime()
+    state = State(client=client, runtime=runtime, events=EventPoster(client), settings=op_settings)
+    op = Operator(state)
+    memo.operator = op
+    runtime.subscribe(op.queue.add)
+    state.events.start()
+    op.queue.start()
+    await op.initial_sync()
+    op.tasks.append(asyncio.create_task(lease_loop(state, op.lease_paused), name="eci-leases"))
+    op.tasks.append(asyncio.create_task(op.resync_loop(), name="eci-resync"))
+    log.info("operator.started", workers=op_settings.workers, address=op_settings.node_address)
+
+
+@kopf.on.cleanup(registry=registry)
+async def cleanup(memo: Any, **_: Any) -> None:
+    op = _operator(memo)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(10):
+            await op.queue.drain()  # finish in-flight writes
+    await op.queue.stop()
+    for task in op.tasks:
+        task.cancel()
+    await op.state.events.stop()
+    await op.state.client.close()
+    log.info("operator.stopped", processed=op.queue.processed, requests=op.state.client.counts.by_verb())
+
+
+@kopf.on.event(GROUP, VERSION, "eciprofiles", registry=registry)
+async def profile_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    op = _operator(memo)
+    body = cast(dict[str, Any], event["object"])
+    name = body["metadata"]["name"]
+    if event["type"] == "DELETED":
+        op.state.profiles.pop(name, None)
+        op.state.profile_bodies.pop(name, None)
+    else:
+        old = op.state.profiles.get(name)
+        op.put_profile(body)
+        new = op.state.profiles.get(name)
+        if (
+            old is not None
+            and new is not None
+            and old.spec == new.spec
+            and old.metadata.generation == new.metadata.generation
+        ):
+            op.state.profile_bodies[name] = body
+            return
+    op.queue.add(NODES_KEY)
+
+
+@kopf.on.event("nodes", registry=registry)
+async def node_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    op = _operator(memo)
+    body = cast(dict[str, Any], event["object"])
+    key = key_of(body)
+    if event["type"] == "DELETED":
+        op.state.nodes.drop(key, str(body["metadata"].get("uid")))
+        if key[1] in op.state.served_zones:
+            op.queue.add(NODES_KEY)  # somebody deleted a node we serve: put it back
+        return
+    op.state.nodes.put(key, body)
+
+
+@kopf.on.event("namespaces", registry=registry)
+async def namespace_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    op = _operator(memo)
+    meta = event["object"]["metadata"]
+    if event["type"] == "DELETED":
+        op.state.namespace_labels.pop(meta["name"], None)
+    else:
+        op.state.namespace_labels[meta["name"]] = dict(meta.get("labels") or {})
+
+
+@kopf.on.event(GROUP, VERSION, "containergroups", registry=registry)
+async def group_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    op = _operator(memo)
+    body = cast(dict[str, Any], event["object"])
+    key = key_of(body)
+    if event["type"] == "DELETED":
+        op.state.groups.drop(key, str(body["metadata"].get("uid")))
+        pod = op.state.pods.get(key)
+        if pod is not None and pod["metadata"].get("uid") == body.get("spec", {}).get("podUid"):
+            op.queue.add(key)  # deleted by hand while its pod lives: the pod's reconcile decides
+        return
+    op.state.groups.put(key, body)
+    if op.state.pods.get(key) is None:
+        op.queue.add(key)
+
+
+@kopf.on.event("pods", registry=registry)
+async def pod_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    _operator(memo).on_pod(cast(dict[str, Any], event["object"]), deleted=event["type"] == "DELETED")

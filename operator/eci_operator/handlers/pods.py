@@ -1,0 +1,391 @@
+"""Reconcile one pod on a virtual node: resolve → record (ContainerGroup) → run → reflect (pods/status).
+
+Idempotent and keyed on state that can be read back: the ContainerGroup says what was decided and what the
+runtime did; after a restart the runtime adopts it again, so a pod keeps its instance and IP. Happy path
+with zero start-up delay: ContainerGroup create, one ContainerGroup status write, one pods/status write that
+carries ECI's annotations too. Nothing is written that did not change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from eci_operator.domain import nodes as node_rules
+from eci_operator.domain.errors import DomainError
+from eci_operator.domain.lifecycle import parse_lifecycle
+from eci_operator.domain.podstatus import desired_pod_status, pending_status, status_patch
+from eci_operator.domain.resolve import resolve, vswitches_for_zone
+from eci_operator.handlers.state import Body, State
+from eci_operator.kube import paths
+from eci_operator.kube.client import ApiError
+from eci_operator.kube.events import EventSpec
+from eci_operator.models.containergroup import (
+    ContainerGroup,
+    ContainerGroupPhase,
+    ContainerGroupStatus,
+)
+from eci_operator.runtime.protocol import GroupRequest, Key
+
+log = structlog.get_logger("eci_operator.pods")
+INPUT_HASH = "eci.ask.dev/input-annotations"
+INPUT_PREFIX = "k8s.aliyun.com/eci-"
+WRITE_BACK = frozenset(
+    "k8s.aliyun.com/" + k
+    for k in (
+        "eci-instance-id",
+        "eci-instance-spec",
+        "eci-instance-cpu",
+        "eci-instance-mem",
+        "eci-instance-zone",
+        "eci-request-id",
+    )
+)
+# eci-vswitch and eci-security-group are both inputs and written back; the hash covers what the pod had
+# at creation, so the operator's own write-back is not mistaken for a user's edit.
+
+
+def input_hash(pod: Mapping[str, Any]) -> str:
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    inputs = {k: v for k, v in annotations.items() if k.startswith(("eci.ask.dev/", INPUT_PREFIX))}
+    inputs = {k: v for k, v in inputs.items() if k not in WRITE_BACK and k != INPUT_HASH}
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    return body.get("metadata") or {}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def is_daemonset_pod(pod: Mapping[str, Any]) -> bool:
+    return any(ref.get("kind") == "DaemonSet" for ref in _meta(pod).get("ownerReferences") or [])
+
+
+async def reconcile_pod(state: State, key: Key) -> None:
+    pod = state.pods.get(key)
+    group = state.groups.get(key)
+    if pod is None:
+        await _forget(state, key, group)
+        return
+    node = (pod.get("spec") or {}).get("nodeName")
+    node_body = state.nodes.get(("", node)) if node else None
+    if node_body is None:
+        return
+    uid = str(_meta(pod).get("uid"))
+    if group is not None and (group.get("spec") or {}).get("podUid") != uid:
+        # A group left by an earlier pod of the same name: it is not this pod's.
+        await _forget(state, key, group)
+        group = None
+    if _meta(pod).get("deletionTimestamp"):
+        await _finish_deletion(state, key, pod, group)
+        return
+    if is_daemonset_pod(pod):
+        await _hold_daemonset_pod(state, pod)
+        return
+    if group is None:
+        group = await _create_group(state, key, pod, node_body)
+        if group is None:
+            return
+    await _sync(state, key, pod, group)
+
+
+# --------------------------------------------------------------------------------------------- creation
+async def _create_group(state: State, key: Key, pod: Body, node_body: Body) -> Body | None:
+    namespace, name = key
+    labels = _meta(node_body).get("labels") or {}
+    profile_name = labels.get(node_rules.PROFILE_LABEL, "")
+    zone = labels.get(node_rules.ZONE_LABEL, "")
+    uid = str(_meta(pod).get("uid"))
+    bound = log.bind(pod=name, namespace=namespace, uid=uid)
+    profile = state.profiles.get(profile_name)
+    failure: tuple[str, str] | None = None
+    body: Body | None = None
+    if profile is None:
+        failure = (
+            "ProfileNotFound",
+            f"ECIProfile {profile_name!r} of node {labels.get('kubernetes.io/hostname')} not found",
+        )
+    else:
+        try:
+            resolution = resolve(
+                pod, profile.spec, namespace_labels=state.namespace_labels.get(namespace, {})
+            )
+            parse_lifecycle(pod, default_startup_delay=profile.spec.simulation.startup_delay_seconds)
+            vswitches_for_zone(resolution, profile.spec, zone)
+            cg = resolution.container_group(
+                pod_name=name,
+                pod_uid=uid,
+                namespace=namespace,
+                node_name=str((pod.get("spec") or {}).get("nodeName")),
+                zone_id=zone,
+                profile_name=profile_name,
+            )
+            body = cg.to_dict()
+            bound.info(
+                "pod.resolved",
+                spec=resolution.instance_spec,
+                candidates=[c.name for c in resolution.candidates],
+                zone=zone,
+                vswitches=cg.spec.vswitch_ids,
+                sources=resolution.sources,
+            )
+        except DomainError as exc:
+            failure = ("InvalidInput", str(exc))
+    if body is None:
+        assert failure is not None
+        body = _failed_group_body(pod, profile_name, zone, labels)
+    body.setdefault("metadata", {}).setdefault("annotations", {})[INPUT_HASH] = input_hash(pod)
+    try:
+        created = await state.client.create(paths.container_groups(namespace), body)
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        created = await state.client.get(paths.container_group(namespace, name))
+        if (created.get("spec") or {}).get("podUid") != uid:
+            raise  # an old group still being deleted: retry later
+    state.groups.put(key, created)
+    if failure is not None:
+        reason, message = failure
+        bound.warning("pod.rejected", reason=reason, error=message)
+        status = ContainerGroupStatus(
+            phase=ContainerGroupPhase.SCHEDULE_FAILED, reason=reason, message=message, finished_at=_now()
+        )
+        await _write_group_status(state, key, created, status)
+        state.events.post(_event(pod, "ProviderFailed", message, warning=True))
+        return None if state.groups.get(key) is None else state.groups.get(key)
+    return created
+
+
+def _failed_group_body(pod: Body, profile: str, zone: str, node_labels: Mapping[str, str]) -> Body:
+    """The record of a creation refused for bad input: who and where, and no resolved spec."""
+    meta = _meta(pod)
+    return {
+        "apiVersion": "eci.ask.dev/v1alpha1",
+        "kind": "ContainerGroup",
+        "metadata": {
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "labels": {node_rules.PROFILE_LABEL: profile, node_rules.ZONE_LABEL: zone},
+            "ownerReferences": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "name": meta.get("name"),
+                    "uid": meta.get("uid"),
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {
+            "podName": meta.get("name"),
+            "podUid": meta.get("uid"),
+            "nodeName": (pod.get("spec") or {}).get("nodeName"),
+            "profile": profile,
+            "regionId": node_labels.get(node_rules.REGION_LABEL, ""),
+            "zoneId": zone,
+        },
+    }
+
+
+def _request(state: State, key: Key, pod: Body, group: ContainerGroup) -> GroupRequest | None:
+    profile = state.profiles.get(group.spec.profile)
+    by_id = {v.id: v for v in profile.spec.vswitches} if profile else {}
+    lifecycle = parse_lifecycle(
+        pod, default_startup_delay=profile.spec.simulation.startup_delay_seconds if profile else 0.0
+    )
+    return GroupRequest(
+        namespace=key[0],
+        name=key[1],
+        uid=group.spec.pod_uid,
+        spec=group.spec,
+        vswitches=tuple(by_id[v] for v in group.spec.vswitch_ids or [] if v in by_id),
+        lifecycle=lifecycle,
+        seed=profile.spec.simulation.seed if profile else 0,
+    )
+
+
+# ------------------------------------------------------------------------------------------------- sync
+async def _sync(state: State, key: Key, pod: Body, group_body: Body) -> None:
+    group = ContainerGroup.model_validate(group_body)
+    recorded = group.status or ContainerGroupStatus()
+    status = state.runtime.get(key)
+    if status is None:
+        if recorded.phase == ContainerGroupPhase.SCHEDULE_FAILED or not group.spec.candidates:
+            status = recorded
+        else:
+            try:
+                request = _request(state, key, pod, group)
+            except DomainError:
+                request = None
+            if request is None:
+                status = recorded
+            elif recorded.phase is None:
+                status = await state.runtime.create(request)
+            else:
+                status = await state.runtime.adopt(request, recorded)
+    if status.phase is None:
+        return
+    if status != recorded:
+        await _write_group_status(state, key, group_body, status)
+        _announce(state, pod, recorded, status)
+    _check_edits(state, key, pod, group_body)
+    desired, annotations = desired_pod_status(pod, status, _now())
+    patch = status_patch(pod, desired, annotations)
+    if patch is not None:
+        await _patch_pod_status(state, key, pod, patch)
+
+
+def _check_edits(state: State, key: Key, pod: Body, group_body: Body) -> None:
+    recorded = (_meta(group_body).get("annotations") or {}).get(INPUT_HASH)
+    if recorded is None or recorded == input_hash(pod) or key in state.warned_edits:
+        return
+    state.warned_edits.add(key)
+    state.events.post(
+        _event(
+            pod,
+            "AnnotationIgnored",
+            "ECI annotations changed after the pod was created are ignored: ECI reads them only at creation; "
+            "recreate the pod to apply them",
+            warning=True,
+        )
+    )
+
+
+def _announce(state: State, pod: Body, before: ContainerGroupStatus, after: ContainerGroupStatus) -> None:
+    if before.phase == after.phase:
+        return
+    name, namespace = _meta(pod).get("name"), _meta(pod).get("namespace")
+    log.info(
+        "group.phase",
+        pod=name,
+        namespace=namespace,
+        uid=_meta(pod).get("uid"),
+        phase=after.phase,
+        previous=before.phase,
+        reason=after.reason,
+        instance=after.instance_id,
+        ip=after.ip,
+    )
+    if after.phase == ContainerGroupPhase.RUNNING and before.phase != ContainerGroupPhase.RESTARTING:
+        state.events.post(
+            _event(
+                pod,
+                "ContainerInstanceCreated",
+                f"Created ECI instance {after.instance_id} ({after.instance_spec}) in zone {after.zone_id}, "
+                f"vSwitch {after.vswitch_id}, IP {after.ip}",
+            )
+        )
+    elif after.phase in (
+        ContainerGroupPhase.FAILED,
+        ContainerGroupPhase.SCHEDULE_FAILED,
+        ContainerGroupPhase.EXPIRED,
+    ):
+        state.events.post(_event(pod, after.reason or "ProviderFailed", after.message or "", warning=True))
+
+
+async def _write_group_status(state: State, key: Key, group_body: Body, status: ContainerGroupStatus) -> None:
+    meta = _meta(group_body)
+    body = {"metadata": {"uid": meta.get("uid")}, "status": status.to_dict()}
+    try:
+        updated = await state.client.merge_patch(paths.container_group_status(*key), body)
+    except ApiError as exc:
+        if exc.status in (404, 409):
+            state.groups.drop(key, str(meta.get("uid")))
+            return
+        raise
+    state.groups.put(key, updated)
+
+
+async def _patch_pod_status(state: State, key: Key, pod: Body, patch: dict[str, Any]) -> None:
+    patch.setdefault("metadata", {})["uid"] = _meta(pod).get("uid")
+    try:
+        updated = await state.client.merge_patch(paths.pod_status(*key), patch)
+    except ApiError as exc:
+        if exc.status in (404, 409, 422):
+            return  # gone, or replaced by a pod of the same name: its own events will bring it here
+        raise
+    state.pods.put(key, updated)
+
+
+# -------------------------------------------------------------------------------------------- deletion
+async def _finish_deletion(state: State, key: Key, pod: Body, group: Body | None) -> None:
+    """As the kubelet: stop the instance, report the containers terminated, delete with grace 0 + uid."""
+    final = await state.runtime.delete(key)
+    if final is not None and final.phase is not None:
+        desired, _ = desired_pod_status(pod, final, _now())
+        desired["phase"] = (pod.get("status") or {}).get("phase") or desired["phase"]
+        patch = status_patch(pod, desired, {})
+        if patch is not None:
+            await _patch_pod_status(state, key, pod, patch)
+    uid = _meta(pod).get("uid")
+    try:
+        await state.client.delete(
+            paths.pod(*key),
+            {
+                "apiVersion": "v1",
+                "kind": "DeleteOptions",
+                "gracePeriodSeconds": 0,
+                "preconditions": {"uid": uid},
+            },
+        )
+        log.info("pod.deleted", pod=key[1], namespace=key[0], uid=uid)
+    except ApiError as exc:
+        if exc.status not in (404, 409):
+            raise
+    if group is not None:
+        await _delete_group(state, key, group)
+
+
+async def _forget(state: State, key: Key, group: Body | None) -> None:
+    await state.runtime.delete(key)
+    if group is not None:
+        await _delete_group(state, key, group)
+
+
+async def _delete_group(state: State, key: Key, group: Body) -> None:
+    uid = _meta(group).get("uid")
+    try:
+        await state.client.delete(
+            paths.container_group(*key),
+            {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}},
+        )
+    except ApiError as exc:
+        if exc.status not in (404, 409):
+            raise
+    state.groups.drop(key, str(uid))
+
+
+# ------------------------------------------------------------------------------------------- daemonsets
+async def _hold_daemonset_pod(state: State, pod: Body) -> None:
+    message = (
+        "DaemonSet pods are not supported on ECI virtual nodes; the pod stays Pending "
+        "(tolerate the virtual-node taint only in workloads meant for ECI)"
+    )
+    desired = pending_status(pod, "DaemonSetNotSupported", message, _now())
+    patch = status_patch(pod, desired, {})
+    if patch is None:
+        return
+    key = (str(_meta(pod).get("namespace")), str(_meta(pod).get("name")))
+    await _patch_pod_status(state, key, pod, patch)
+    state.events.post(_event(pod, "DaemonSetNotSupported", message, warning=True))
+
+
+def _event(pod: Mapping[str, Any], reason: str, message: str, *, warning: bool = False) -> EventSpec:
+    meta = _meta(pod)
+    return EventSpec(
+        namespace=str(meta.get("namespace")),
+        name=str(meta.get("name")),
+        uid=str(meta.get("uid")),
+        kind="Pod",
+        reason=reason,
+        message=message,
+        warning=warning,
+    )

@@ -1,0 +1,97 @@
+"""The operator's working state: caches fed by watches, the API client, the runtime and the queues.
+
+Handlers read objects from these caches instead of GETting them: watch events keep them current, and the
+operator's own writes update them with the server's answer, so a reconcile can tell what is already done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from eci_operator.kube.client import KubeClient
+from eci_operator.kube.events import EventPoster
+from eci_operator.models.profile import ECIProfile
+from eci_operator.runtime.protocol import Key, Runtime
+
+Body = dict[str, Any]
+NODES_KEY: Key = ("", "__nodes__")  # the queue key under which all virtual nodes are reconciled
+
+
+@dataclass
+class Settings:
+    """Operator settings (``eci-operator run`` flags; see README)."""
+
+    workers: int = 32
+    kubelet_port_base: int = 10250
+    node_address: str = field(default_factory=lambda: os.environ.get("ECI_NODE_ADDRESS", "127.0.0.1"))
+    resync_seconds: float = 60.0
+    lease_renew_seconds: float = 10.0
+    orphan_grace_seconds: float = 30.0
+
+
+def _rv(body: Mapping[str, Any]) -> int:
+    try:
+        return int((body.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+class ObjectCache:
+    """Latest known body per key; never goes back to an older resourceVersion."""
+
+    def __init__(self) -> None:
+        self.items: dict[Key, Body] = {}
+
+    def put(self, key: Key, body: Body) -> None:
+        old = self.items.get(key)
+        if old is not None and _rv(old) > _rv(body) and _uid(old) == _uid(body):
+            return
+        self.items[key] = body
+
+    def drop(self, key: Key, uid: str | None = None) -> None:
+        old = self.items.get(key)
+        if old is not None and (uid is None or _uid(old) == uid):
+            del self.items[key]
+
+    def get(self, key: Key) -> Body | None:
+        return self.items.get(key)
+
+
+def _uid(body: Mapping[str, Any]) -> str:
+    return str((body.get("metadata") or {}).get("uid") or "")
+
+
+def key_of(body: Mapping[str, Any]) -> Key:
+    meta = body.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+@dataclass
+class State:
+    client: KubeClient
+    runtime: Runtime
+    events: EventPoster
+    settings: Settings
+    pods: ObjectCache = field(default_factory=ObjectCache)
+    groups: ObjectCache = field(default_factory=ObjectCache)
+    nodes: ObjectCache = field(default_factory=ObjectCache)
+    profiles: dict[str, ECIProfile] = field(default_factory=dict)
+    profile_bodies: dict[str, Body] = field(default_factory=dict)
+    namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Zones each profile may serve (after zone conflicts), and the kubelet port of each node.
+    served_zones: dict[str, dict[str, str]] = field(default_factory=dict)  # node name -> {profile, zone}
+    kubelet_ports: dict[str, int] = field(default_factory=dict)
+    # Input annotations each pod had when its group was created, to notice (and report) later edits.
+    synced: asyncio.Event = field(default_factory=asyncio.Event)
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    warned_edits: set[tuple[str, str]] = field(default_factory=set)
+
+    def our_node(self, name: str | None) -> bool:
+        return (bool(name) and name in self.served_zones) or (
+            name is not None and (self.nodes.get(("", name)) is not None)
+        )

@@ -1,0 +1,108 @@
+"""Kubernetes Events on pods, posted off the critical path.
+
+Events are what ``kubectl describe pod`` shows; ECI posts a few per pod (created, failed, spot reclaim).
+They are queued and sent by a small pool of senders, so a pod's status write never waits for an Event;
+identical events for the same object within a short window are folded into one with a count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from eci_operator.kube import paths
+from eci_operator.kube.client import ApiError, KubeClient
+
+log = structlog.get_logger("eci_operator.events")
+COMPONENT = "EciService"
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    namespace: str
+    name: str
+    uid: str
+    kind: str
+    reason: str
+    message: str
+    warning: bool = False
+    api_version: str = "v1"
+
+
+class EventPoster:
+    def __init__(self, client: KubeClient, *, senders: int = 4, queue_size: int = 10_000) -> None:
+        self._client = client
+        self._queue: asyncio.Queue[tuple[EventSpec, int]] = asyncio.Queue(maxsize=queue_size)
+        self._pending: dict[EventSpec, int] = {}
+        self._senders = senders
+        self._tasks: list[asyncio.Task[None]] = []
+        self.dropped = 0
+        self.posted = 0
+
+    def post(self, event: EventSpec) -> None:
+        """Queue an event; folds duplicates not yet sent; drops (and counts) when the queue is full."""
+        if event in self._pending:
+            self._pending[event] += 1
+            return
+        try:
+            self._queue.put_nowait((event, 0))
+            self._pending[event] = 1
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def start(self) -> None:
+        for i in range(self._senders):
+            self._tasks.append(asyncio.create_task(self._sender(), name=f"eci-events-{i}"))
+
+    async def stop(self, *, flush_timeout: float = 5.0) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(flush_timeout):
+                while self._pending:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _sender(self) -> None:
+        while True:
+            event, _ = await self._queue.get()
+            count = self._pending.pop(event, 1)
+            try:
+                await self._client.create(paths.events(event.namespace), _body(event, count))
+                self.posted += 1
+            except ApiError as exc:
+                # The namespace may be going away; an event is never worth a retry loop.
+                log.debug("event.failed", reason=event.reason, object=event.name, error=str(exc))
+
+
+def _body(event: EventSpec, count: int) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{event.name}.{uuid.uuid4().hex[:16]}", "namespace": event.namespace},
+        "involvedObject": {
+            "apiVersion": event.api_version,
+            "kind": event.kind,
+            "name": event.name,
+            "namespace": event.namespace,
+            "uid": event.uid,
+        },
+        "reason": event.reason,
+        "message": event.message[:1024],
+        "type": "Warning" if event.warning else "Normal",
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "reportingInstance": "eci-operator",
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": count,
+    }

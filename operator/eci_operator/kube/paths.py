@@ -1,0 +1,69 @@
+"""API paths of the objects the operator reads and writes (one place, so nothing is spelled twice)."""
+
+from __future__ import annotations
+
+from eci_operator.models._base import API_VERSION
+
+CG_BASE = f"/apis/{API_VERSION}"
+
+
+def pod(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/pods/{name}"
+
+
+def pod_status(namespace: str, name: str) -> str:
+    return pod(namespace, name) + "/status"
+
+
+def pods() -> str:
+    return "/api/v1/pods"
+
+
+def container_groups(namespace: str | None = None) -> str:
+    if namespace is None:
+        return f"{CG_BASE}/containergroups"
+    return f"{CG_BASE}/namespaces/{namespace}/containergroups"
+
+
+def container_group(namespace: str, name: str) -> str:
+    return f"{container_groups(namespace)}/{name}"
+
+
+def container_group_status(namespace: str, name: str) -> str:
+    return container_group(namespace, name) + "/status"
+
+
+def profiles() -> str:
+    return f"{CG_BASE}/eciprofiles"
+
+
+def profile_status(name: str) -> str:
+    return f"{profiles()}/{name}/status"
+
+
+def nodes() -> str:
+    return "/api/v1/nodes"
+
+
+def node(name: str) -> str:
+    return f"/api/v1/nodes/{name}"
+
+
+def node_status(name: str) -> str:
+    return node(name) + "/status"
+
+
+def leases(namespace: str) -> str:
+    return f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+
+
+def lease(namespace: str, name: str) -> str:
+    return f"{leases(namespace)}/{name}"
+
+
+def events(namespace: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/events"
+
+
+def namespaces() -> str:
+    return "/api/v1/namespaces"

@@ -1,0 +1,72 @@
+"""The runtime interface: what the handlers may ask of an ECI backend.
+
+Modelled on virtual-kubelet's provider interface (CreatePod/DeletePod/GetPodStatus + NotifyPods). The
+state of a group is a ``ContainerGroupStatus``: the same record the operator writes into the
+ContainerGroup, so an operator restart can hand it back through ``adopt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from eci_operator.domain.lifecycle import Lifecycle
+from eci_operator.models.containergroup import ContainerGroupSpec, ContainerGroupStatus
+from eci_operator.models.profile import VSwitch
+
+Key = tuple[str, str]  # (namespace, name) of the pod and its ContainerGroup
+
+
+@dataclass(frozen=True)
+class GroupRequest:
+    """Everything needed to create (or re-adopt) one container group."""
+
+    namespace: str
+    name: str
+    uid: str
+    spec: ContainerGroupSpec
+    vswitches: tuple[VSwitch, ...]
+    lifecycle: Lifecycle
+    seed: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> Key:
+        return (self.namespace, self.name)
+
+
+class RuntimeError_(Exception):
+    """A runtime failure the caller should report (not retry blindly)."""
+
+
+class Runtime(Protocol):
+    """An ECI backend. Methods must not block the event loop; every method is idempotent.
+
+    ``create`` for a key already known with the same uid returns the current state (no second instance);
+    with another uid the old group is replaced. ``delete`` of an unknown key returns None.
+    """
+
+    async def create(self, request: GroupRequest) -> ContainerGroupStatus:
+        """Create the group and return its first state (it may already be Running)."""
+        ...
+
+    async def adopt(self, request: GroupRequest, recorded: ContainerGroupStatus) -> ContainerGroupStatus:
+        """Take back a group recorded before a restart: same instance, IP and timestamps."""
+        ...
+
+    async def delete(self, key: Key) -> ContainerGroupStatus | None:
+        """Stop the group, release what it holds, and return its final state (None if unknown)."""
+        ...
+
+    def get(self, key: Key) -> ContainerGroupStatus | None:
+        """The current state, or None."""
+        ...
+
+    def keys(self) -> list[Key]:
+        """Every group the runtime holds."""
+        ...
+
+    def subscribe(self, callback: Callable[[Key], None]) -> None:
+        """Call ``callback(key)`` whenever a group's state changes on its own (timers, failures)."""
+        ...
