@@ -10,7 +10,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -64,3 +64,57 @@ def wait_for_sync(
         if time.monotonic() >= deadline:
             raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {last!r}")
         time.sleep(interval)
+
+
+class OperatorProcess:
+    """``eci-operator run`` as a real subprocess against the test cluster (started, killed, restarted)."""
+
+    def __init__(self, kubeconfig: str, log_path: str, *extra: str) -> None:
+        import os
+        import sys
+        from pathlib import Path
+
+        self.argv = [
+            str(Path(sys.executable).parent / "eci-operator"),
+            "run",
+            f"--kubeconfig={kubeconfig}",
+            "--liveness=off",
+            "--log-format=json",
+            *extra,
+        ]
+        self.log_path = log_path
+        self.env = dict(os.environ)
+        self.proc: Any = None
+
+    def start(self) -> None:
+        import subprocess
+
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        log.close()
+
+    def stop(self, sig: int | None = None, timeout: float = 30) -> int | None:
+        import signal
+        import subprocess
+
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else int(self.proc.returncode)
+        self.proc.send_signal(sig or signal.SIGTERM)
+        try:
+            return int(self.proc.wait(timeout))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return int(self.proc.wait(timeout))
+
+    def kill(self) -> None:
+        import signal
+
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_tail(self, lines: int = 40) -> str:
+        with open(self.log_path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])

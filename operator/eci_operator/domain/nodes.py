@@ -28,10 +28,11 @@ KUBELET_VERSION = "v1.37.2-eci-operator"
 
 # What one virtual node offers the scheduler. Our rule (ASK publishes no number): room for a 10,000-pod
 # scale rehearsal on a single zone with headroom, and more CPU/memory than any cluster will request.
+# The numbers are already in canonical quantity form, so what the API server returns compares equal.
 CAPACITY = {
-    "cpu": "20000",
+    "cpu": "20480",
     "memory": "80Ti",
-    "pods": "20000",
+    "pods": "20480",
     "ephemeral-storage": "100Ti",
 }
 

@@ -23,7 +23,7 @@ from eci_operator.handlers.pods import reconcile_pod
 from eci_operator.handlers.state import NODES_KEY, Settings, State, key_of
 from eci_operator.handlers.workqueue import WorkQueue
 from eci_operator.kube import paths
-from eci_operator.kube.client import KubeClient
+from eci_operator.kube.client import KubeClient, bearer_token, load_configuration
 from eci_operator.kube.events import EventPoster
 from eci_operator.models.profile import ECIProfile
 from eci_operator.runtime.protocol import Key
@@ -124,9 +124,19 @@ def _operator(memo: Any) -> Operator:
 
 
 @kopf.on.login(registry=registry)
-async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-    """Kopf's own watches use the same credentials as our client: kubernetes_asyncio's loaders."""
-    return await kopf.login_via_async_client(**kwargs)
+async def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
+    """Kopf's own watches use the same credentials as our client (kubernetes_asyncio's loaders)."""
+    cfg = await load_configuration(getattr(memo, "kubeconfig", None))
+    token = bearer_token(cfg)
+    return kopf.ConnectionInfo(
+        server=str(cfg.host),
+        ca_path=cfg.ssl_ca_cert,
+        insecure=not cfg.verify_ssl,
+        certificate_path=cfg.cert_file,
+        private_key_path=cfg.key_file,
+        scheme="Bearer" if token else None,
+        token=token,
+    )
 
 
 @kopf.on.startup(registry=registry)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
 import random
 import ssl
 from collections import Counter
@@ -81,6 +82,25 @@ def _resource(path: str) -> tuple[str, bool]:
     return resource, named
 
 
+async def load_configuration(kubeconfig: str | None = None) -> k8s_client.Configuration:
+    """Credentials from ``kubeconfig``, else $KUBECONFIG or ~/.kube/config, else the in-cluster ones.
+
+    $KUBECONFIG is read here, at call time (kubernetes_asyncio reads it once, at import).
+    """
+    cfg = k8s_client.Configuration()
+    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    if kubeconfig or os.path.exists(path):
+        await k8s_config.load_kube_config(config_file=path, client_configuration=cfg)
+    else:
+        k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+    return cfg
+
+
+def bearer_token(cfg: k8s_client.Configuration) -> str | None:
+    token = cfg.api_key.get("BearerToken") or cfg.api_key.get("authorization")
+    return str(token).removeprefix("Bearer ").strip() if token else None
+
+
 class KubeClient:
     """JSON over one aiohttp session; build with ``await KubeClient.connect()``."""
 
@@ -107,15 +127,7 @@ class KubeClient:
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None) -> KubeClient:
-        """Credentials from ``kubeconfig`` (or KUBECONFIG / ~/.kube/config), else the in-cluster ones."""
-        cfg = k8s_client.Configuration()
-        try:
-            await k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
-        except (k8s_config.ConfigException, FileNotFoundError, TypeError):
-            if kubeconfig:
-                raise
-            k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-        return cls(cfg)
+        return cls(await load_configuration(kubeconfig))
 
     @property
     def configuration(self) -> k8s_client.Configuration:
@@ -131,9 +143,9 @@ class KubeClient:
             result = hook(self._cfg)
             if inspect.isawaitable(result):
                 await result
-        token = self._cfg.api_key.get("BearerToken") or self._cfg.api_key.get("authorization")
+        token = bearer_token(self._cfg)
         if token:
-            headers["Authorization"] = token if " " in token else f"Bearer {token}"
+            headers["Authorization"] = f"Bearer {token}"
         return headers
 
     async def request(

@@ -1,0 +1,38 @@
+"""Small helpers shared by the integration tests (objects to create, facts to read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client import ApiClient
+
+GROUP, VERSION = "eci.ask.dev", "v1alpha1"
+ANN = "k8s.aliyun.com/"
+
+
+async def node_ready(api: ApiClient, name: str) -> bool:
+    node = await client.CoreV1Api(api).read_node(name)
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+
+
+def zone_of(profile: dict[str, Any], index: int = 0) -> str:
+    return str(profile["spec"]["vSwitches"][index]["zoneId"])
+
+
+def virtual_pod(name: str, **extra: Any) -> dict[str, Any]:
+    """A pod meant for virtual nodes (tolerates the taint and selects virtual-kubelet nodes)."""
+    annotations = extra.pop("annotations", {})
+    node_selector = extra.pop("nodeSelector", {"type": "virtual-kubelet"})
+    containers = extra.pop("containers", [{"name": "c", "image": "nginx"}])
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": {
+            "nodeSelector": node_selector,
+            "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}],
+            "containers": containers,
+            **extra,
+        },
+    }

@@ -1,0 +1,107 @@
+"""Integration fixtures: the CRDs installed on the real cluster, the operator as a real process, profiles.
+
+Real: the control plane (see tests/conftest.py), ``eci-operator run`` as a subprocess with its own
+kubeconfig, the CRDs from crds/. Nothing is faked. Each profile a test creates uses zones of its own, and
+is deleted afterwards together with its virtual nodes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster_helpers import GROUP, VERSION
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client import ApiClient
+
+from helpers import OperatorProcess, wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def crds(kubectl: Any) -> None:
+    kubectl("apply", "-f", str(REPO / "crds"))
+    for name in ("eciprofiles.eci.ask.dev", "containergroups.eci.ask.dev"):
+        kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+
+
+@pytest.fixture(scope="session")
+def operator_process(
+    crds: None, kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    proc = OperatorProcess(str(kubeconfig), str(log))
+    proc.start()
+    yield proc
+    code = proc.stop()
+    assert code in (0, None), f"operator exited {code} on SIGTERM:\n{proc.log_tail()}"
+
+
+def rand(n: int = 5) -> str:
+    return uuid.uuid4().hex[:n]
+
+
+ProfileFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def make_profile(api: ApiClient, operator_process: OperatorProcess) -> AsyncIterator[ProfileFactory]:
+    """Create ECIProfiles with zones of their own; delete them and wait for their nodes to go."""
+    custom = client.CustomObjectsApi(api)
+    core = client.CoreV1Api(api)
+    created: list[str] = []
+
+    async def make(zones: int = 1, **spec: Any) -> dict[str, Any]:
+        name = f"p-{rand()}"
+        region = f"cn-t{rand(4)}"
+        vswitches = spec.pop("vSwitches", None) or [
+            {"id": f"vsw-{name}-{i}", "zoneId": f"{region}-{chr(97 + i)}", "cidr": f"10.{i}.0.0/16"}
+            for i in range(zones)
+        ]
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ECIProfile",
+            "metadata": {"name": name},
+            "spec": {
+                "regionId": region,
+                "vpcId": "vpc-test",
+                "securityGroupId": "sg-test",
+                "vSwitches": vswitches,
+                **spec,
+            },
+        }
+        obj = await custom.create_cluster_custom_object(GROUP, VERSION, "eciprofiles", body)
+        created.append(name)
+        return dict(obj)
+
+    yield make
+    for name in created:
+        try:
+            await custom.delete_cluster_custom_object(GROUP, VERSION, "eciprofiles", name)
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    ours = {
+        n.metadata.name
+        for n in (await core.list_node(label_selector="eci.ask.dev/profile")).items
+        if n.metadata.labels.get("eci.ask.dev/profile") in created
+    }
+    # A node goes once it holds no pod: delete the test's pods (the operator finishes them as a kubelet).
+    for pod in (await core.list_pod_for_all_namespaces()).items:
+        if pod.spec.node_name in ours:
+            try:
+                await core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace)
+            except client.ApiException as exc:
+                if exc.status != 404:
+                    raise
+
+    async def nodes_gone() -> bool:
+        nodes = await core.list_node(label_selector="eci.ask.dev/profile")
+        return not any(n.metadata.name in ours for n in nodes.items)
+
+    await wait_for(nodes_gone, 90, what=f"virtual nodes {sorted(ours)} of deleted profiles to go")
