@@ -55,21 +55,35 @@ class ProfileClaim:
     zones: tuple[str, ...]
 
 
-def zone_conflicts(claims: Iterable[ProfileClaim]) -> dict[str, dict[str, str]]:
-    """Map each losing profile to {zone: owning profile}; the owner is the older profile (then by name).
+def zone_conflicts(
+    claims: Iterable[ProfileClaim], current: Mapping[str, str] | None = None
+) -> dict[str, dict[str, str]]:
+    """Map each losing profile to {zone: owning profile}.
 
-    A profile that loses any zone creates nothing at all: a half-applied profile would be harder to
-    understand than one that visibly waits for its conflict to be resolved.
+    A zone belongs to the profile that serves it now (``current``: zone -> profile, read from the nodes),
+    else to the older profile, then the one whose name sorts first; creation times have whole-second
+    resolution, so incumbency matters when two profiles are created in the same second. A profile that
+    loses any zone creates nothing at all: a half-applied profile would be harder to understand than one
+    that visibly waits for its conflict to be resolved.
     """
+    claims = list(claims)
+    names = {c.name for c in claims}
+    incumbents = {z: p for z, p in (current or {}).items() if p in names}
+
+    def rank(claim: ProfileClaim) -> tuple[int, datetime, str]:
+        holds = any(incumbents.get(z) == claim.name for z in claim.zones)
+        return (0 if holds else 1, claim.created, claim.name)
+
     owner: dict[str, ProfileClaim] = {}
     losers: dict[str, dict[str, str]] = {}
-    for claim in sorted(claims, key=lambda c: (c.created, c.name)):
+    for claim in sorted(claims, key=rank):
         for zone in claim.zones:
-            if zone in owner and owner[zone].name not in losers:
-                losers.setdefault(claim.name, {})[zone] = owner[zone].name
+            holder = owner.get(zone)
+            if holder is not None:
+                losers.setdefault(claim.name, {})[zone] = holder.name
         if claim.name not in losers:
             for zone in claim.zones:
-                owner.setdefault(zone, claim)
+                owner[zone] = claim
     return losers
 
 

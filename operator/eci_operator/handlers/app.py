@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from eci_operator.domain.nodes import PROFILE_LABEL
 from eci_operator.handlers.nodes import lease_loop, reconcile_nodes
-from eci_operator.handlers.pods import reconcile_pod
+from eci_operator.handlers.pods import adopt_recorded, reconcile_pod
 from eci_operator.handlers.state import NODES_KEY, Settings, State, key_of
 from eci_operator.handlers.workqueue import WorkQueue
 from eci_operator.kube import paths
@@ -78,6 +78,7 @@ class Operator:
             state.groups.put(key_of(item), item)
         for item in (await client.get(paths.pods(), fieldSelector="spec.nodeName!=")).get("items", []):
             self.on_pod(item, deleted=False)
+        adopted = await adopt_recorded(state)
         self.queue.add(NODES_KEY)
         for key in list(state.groups.items):
             if state.pods.get(key) is None:
@@ -89,6 +90,7 @@ class Operator:
             nodes=len(state.nodes.items),
             pods=len(state.pods.items),
             groups=len(state.groups.items),
+            adopted=adopted,
         )
 
     def put_profile(self, body: dict[str, Any]) -> None:

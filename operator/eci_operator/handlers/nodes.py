@@ -60,7 +60,12 @@ def desired_views(state: State) -> tuple[dict[str, rules.NodeView], dict[str, di
         )
         for name, p in state.profiles.items()
     ]
-    conflicts = rules.zone_conflicts(claims)
+    current = {}
+    for existing in state.nodes.items.values():
+        labels = (existing.get("metadata") or {}).get("labels") or {}
+        if rules.ZONE_LABEL in labels and rules.PROFILE_LABEL in labels:
+            current[labels[rules.ZONE_LABEL]] = labels[rules.PROFILE_LABEL]
+    conflicts = rules.zone_conflicts(claims, current)
     used_ports = {p for n in state.nodes.items.values() if (p := _port_of(n))}
     views: dict[str, rules.NodeView] = {}
     for name, profile in sorted(state.profiles.items()):

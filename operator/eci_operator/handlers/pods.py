@@ -212,6 +212,32 @@ def _request(state: State, key: Key, pod: Body, group: ContainerGroup) -> GroupR
     )
 
 
+async def adopt_recorded(state: State) -> int:
+    """After a restart, hand every recorded live group back to the runtime before anything new is created.
+
+    Doing it lazily (per pod reconcile) would let a new pod take an address a not-yet-adopted group holds.
+    """
+    adopted = 0
+    for key, group_body in list(state.groups.items.items()):
+        pod = state.pods.get(key)
+        if pod is None or state.runtime.get(key) is not None:
+            continue
+        group = ContainerGroup.model_validate(group_body)
+        recorded = group.status
+        if group.spec.pod_uid != _meta(pod).get("uid") or recorded is None or recorded.phase is None:
+            continue
+        if recorded.phase == ContainerGroupPhase.SCHEDULE_FAILED or not group.spec.candidates:
+            continue
+        try:
+            request = _request(state, key, pod, group)
+        except DomainError:
+            continue
+        if request is not None:
+            await state.runtime.adopt(request, recorded)
+            adopted += 1
+    return adopted
+
+
 # ------------------------------------------------------------------------------------------------- sync
 async def _sync(state: State, key: Key, pod: Body, group_body: Body) -> None:
     group = ContainerGroup.model_validate(group_body)

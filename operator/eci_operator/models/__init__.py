@@ -1,1 +1,86 @@
-"""models layer."""
+"""Pydantic models of the project's custom resources (``ECIProfile``, ``ContainerGroup``).
+
+Python names are snake_case, wire names camelCase (as in ``crds/``); ``populate_by_name`` accepts both.
+``tests/unit/test_models_crds.py`` proves the models and the CRD schemas agree. This layer does no I/O.
+"""
+
+from eci_operator.models._base import API_VERSION, GROUP, VERSION, KubeModel, ObjectMeta, OwnerReference
+from eci_operator.models.common import (
+    Condition,
+    ConditionStatus,
+    LabelSelector,
+    LabelSelectorOperator,
+    LabelSelectorRequirement,
+)
+from eci_operator.models.containergroup import (
+    DEFAULT_PENDING_MINUTES,
+    MAX_PENDING_MINUTES,
+    MIN_PENDING_MINUTES,
+    BilledInterval,
+    CandidateSpec,
+    ContainerGroup,
+    ContainerGroupPhase,
+    ContainerGroupSpec,
+    ContainerGroupStatus,
+    ContainerRef,
+    ContainerState,
+    ContainerStatus,
+    FailStrategy,
+    ScheduleStrategy,
+    SpotSpec,
+    SpotStrategy,
+)
+from eci_operator.models.profile import (
+    Billing,
+    ECIProfile,
+    ECIProfileSpec,
+    ECIProfileStatus,
+    NamespaceBilling,
+    ProfileNode,
+    Selector,
+    SelectorEffect,
+    Simulation,
+    VSwitch,
+    ZoneSimulation,
+)
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_PENDING_MINUTES",
+    "GROUP",
+    "MAX_PENDING_MINUTES",
+    "MIN_PENDING_MINUTES",
+    "VERSION",
+    "BilledInterval",
+    "Billing",
+    "CandidateSpec",
+    "Condition",
+    "ConditionStatus",
+    "ContainerGroup",
+    "ContainerGroupPhase",
+    "ContainerGroupSpec",
+    "ContainerGroupStatus",
+    "ContainerRef",
+    "ContainerState",
+    "ContainerStatus",
+    "ECIProfile",
+    "ECIProfileSpec",
+    "ECIProfileStatus",
+    "FailStrategy",
+    "KubeModel",
+    "LabelSelector",
+    "LabelSelectorOperator",
+    "LabelSelectorRequirement",
+    "NamespaceBilling",
+    "ObjectMeta",
+    "OwnerReference",
+    "ProfileNode",
+    "ScheduleStrategy",
+    "Selector",
+    "SelectorEffect",
+    "Simulation",
+    "SpotSpec",
+    "SpotStrategy",
+    "VSwitch",
+    "ZoneSimulation",
+]

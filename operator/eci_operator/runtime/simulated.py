@@ -188,6 +188,7 @@ class SimulatedRuntime:
             except AddressExhausted as exc:
                 errors.append(str(exc))
                 continue
+            assert request.spec.candidates, "only resolved groups reach the runtime"
             spec = request.spec.candidates[0]
             group.pool = pool
             group.status = ContainerGroupStatus(
@@ -200,7 +201,9 @@ class SimulatedRuntime:
                 memory_gib=spec.memory_gib,
                 zone_id=request.spec.zone_id,
                 vswitch_id=vswitch_id,
-                security_group_id=request.spec.security_group_ids[0],
+                security_group_id=request.spec.security_group_ids[0]
+                if request.spec.security_group_ids
+                else None,
                 ip=ip,
                 scheduled_at=now,
                 containers=[

@@ -1,0 +1,193 @@
+"""The ``ECIProfile`` custom resource: what the real ASK ``kube-system/eci-profile`` ConfigMap says, typed.
+
+One ECIProfile describes one simulated ASK deployment: a region, a VPC, a default security group, the
+vSwitches (one virtual node per zone), selectors that add annotations/labels to matching pods, and knobs of
+the simulated ECI runtime. The validators here mirror the CEL rules of ``crds/eciprofiles.yaml`` so that a
+profile read from a file is judged as the API server would judge it. No I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+from typing import Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from eci_operator.models._base import DECIMAL_PATTERN, KubeModel, ObjectMeta
+from eci_operator.models.common import Condition, LabelSelector
+
+KIND = "ECIProfile"
+PLURAL = "eciprofiles"
+
+REGION_PATTERN = r"^[a-z]+(-[a-z0-9]+)+$"
+VPC_PATTERN = r"^vpc-[a-z0-9][a-z0-9-]*$"
+VSWITCH_PATTERN = r"^vsw-[a-z0-9][a-z0-9-]*$"
+SECURITY_GROUP_PATTERN = r"^sg-[a-z0-9][a-z0-9-]*$"
+SELECTOR_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# Syntax only; whether a vCPU-memory pair is in the spec table is checked by eci_operator.domain.
+STOCK_KEY_PATTERN = (
+    r"^([0-9]+([.][0-9]+)?-[0-9]+([.][0-9]+)?Gi"
+    r"|ecs[.][gcr][1-9][0-9]*[a-z]{0,3}[.](large|xlarge|[248]xlarge))$"
+)
+MAX_VSWITCHES = 64
+MAX_SELECTORS = 64
+MAX_SECURITY_GROUPS = 64
+
+
+def _duplicates(items: list[str]) -> list[str]:
+    return sorted(item for item, count in Counter(items).items() if count > 1)
+
+
+class VSwitch(KubeModel):
+    """A vSwitch of the profile's VPC: its id, its zone and its IPv4 CIDR block (pod IPs come from it)."""
+
+    id: str = Field(max_length=64, pattern=VSWITCH_PATTERN)
+    zone_id: str = Field(max_length=64, pattern=REGION_PATTERN)
+    cidr: str = Field(max_length=18)
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr_is_ipv4_network(cls, value: str) -> str:
+        try:
+            ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"not an IPv4 network in CIDR notation with no host bits set: {exc}") from None
+        return value
+
+
+class SelectorEffect(KubeModel):
+    """What a selector adds to a matching pod (never overwriting what the pod already has)."""
+
+    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Selector(KubeModel):
+    """A named rule: pods matching both selectors (each optional) get the effect's annotations and labels."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=SELECTOR_NAME_PATTERN)
+    namespace_selector: LabelSelector | None = None
+    object_selector: LabelSelector | None = None
+    effect: SelectorEffect
+
+
+class ZoneSimulation(KubeModel):
+    """The simulated ECI capacity of one zone: whether it is up, and stock per spec (absent = unlimited)."""
+
+    zone_id: str = Field(max_length=64, pattern=REGION_PATTERN)
+    available: bool = True
+    stock: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("stock")
+    @classmethod
+    def _stock_is_sane(cls, value: dict[str, int]) -> dict[str, int]:
+        for key, count in value.items():
+            if not re.fullmatch(STOCK_KEY_PATTERN, key):
+                raise ValueError(f"stock key {key!r} is not a spec name like '2-4Gi' or 'ecs.g7.xlarge'")
+            if count < 0:
+                raise ValueError(f"stock of {key!r} must be >= 0, got {count}")
+        return value
+
+
+class Simulation(KubeModel):
+    """Knobs of the simulated ECI runtime: RNG seed, start-up delay, per-zone availability and stock."""
+
+    seed: int = Field(default=0, ge=0)
+    startup_delay_seconds: float = Field(default=0, ge=0)
+    startup_jitter_seconds: float = Field(default=0, ge=0)
+    zones: list[ZoneSimulation] = Field(default_factory=list, max_length=MAX_VSWITCHES)
+
+
+class ECIProfileSpec(KubeModel):
+    """The desired state of an ECIProfile (see ``crds/eciprofiles.yaml`` for every field's meaning)."""
+
+    region_id: str = Field(max_length=64, pattern=REGION_PATTERN)
+    vpc_id: str = Field(max_length=64, pattern=VPC_PATTERN)
+    security_group_id: str = Field(max_length=64, pattern=SECURITY_GROUP_PATTERN)
+    allowed_security_group_ids: list[str] = Field(default_factory=list, max_length=MAX_SECURITY_GROUPS)
+    vswitches: list[VSwitch] = Field(alias="vSwitches", min_length=1, max_length=MAX_VSWITCHES)
+    selectors: list[Selector] = Field(default_factory=list, max_length=MAX_SELECTORS)
+    virtual_node_taint: bool = True
+    simulation: Simulation = Field(default_factory=Simulation)
+
+    @field_validator("allowed_security_group_ids")
+    @classmethod
+    def _security_group_ids_are_ids(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(SECURITY_GROUP_PATTERN, item) or len(item) > 64:
+                raise ValueError(f"{item!r} is not a security group id (sg-...)")
+        if dupes := _duplicates(value):
+            raise ValueError(f"duplicate security group ids: {', '.join(dupes)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if dupes := _duplicates([v.id for v in self.vswitches]):
+            raise ValueError(f"vSwitches: duplicate ids: {', '.join(dupes)}")
+        if dupes := _duplicates([s.name for s in self.selectors]):
+            raise ValueError(f"selectors: duplicate names: {', '.join(dupes)}")
+        if dupes := _duplicates([z.zone_id for z in self.simulation.zones]):
+            raise ValueError(f"simulation.zones: duplicate zoneIds: {', '.join(dupes)}")
+        for vswitch in self.vswitches:
+            if not vswitch.zone_id.startswith(self.region_id + "-"):
+                raise ValueError(
+                    f"vSwitches: zone {vswitch.zone_id!r} of {vswitch.id} is not in region {self.region_id!r}"
+                )
+        zones = {v.zone_id for v in self.vswitches}
+        for zone in self.simulation.zones:
+            if zone.zone_id not in zones:
+                raise ValueError(
+                    f"simulation.zones: {zone.zone_id!r} has no vSwitch; zones with a vSwitch: "
+                    + ", ".join(sorted(zones))
+                )
+        return self
+
+    @property
+    def zone_ids(self) -> list[str]:
+        """The zones of the vSwitches, each once, in vSwitch order (one virtual node per zone)."""
+        return list(dict.fromkeys(v.zone_id for v in self.vswitches))
+
+
+class ProfileNode(KubeModel):
+    """A virtual node registered for one zone of the profile."""
+
+    name: str
+    zone_id: str
+    ready: bool = False
+
+
+class NamespaceBilling(KubeModel):
+    """Accumulated pay-as-you-go usage and cost of the ECI pods of one namespace."""
+
+    namespace: str
+    pods: int = Field(default=0, ge=0)
+    vcpu_seconds: float = Field(default=0, ge=0)
+    memory_gib_seconds: float = Field(default=0, ge=0, alias="memoryGiBSeconds")
+    cost: str = Field(default="0", pattern=DECIMAL_PATTERN)
+
+
+class Billing(KubeModel):
+    """Billing summary of the profile's pods, per namespace."""
+
+    namespaces: list[NamespaceBilling] = Field(default_factory=list)
+
+
+class ECIProfileStatus(KubeModel):
+    """The observed state of an ECIProfile, written by the operator."""
+
+    nodes: list[ProfileNode] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+    observed_generation: int | None = Field(default=None, ge=0)
+    billing: Billing | None = None
+
+
+class ECIProfile(KubeModel):
+    """A whole ECIProfile object (cluster-scoped)."""
+
+    api_version: Literal["eci.ask.dev/v1alpha1"] = "eci.ask.dev/v1alpha1"
+    kind: Literal["ECIProfile"] = "ECIProfile"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: ECIProfileSpec
+    status: ECIProfileStatus | None = None
