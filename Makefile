@@ -4,8 +4,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-KUBECTL := .cluster/bin/kubectl
-export KUBECONFIG ?= $(CURDIR)/.cluster/kubeconfig
 
 .DEFAULT_GOAL := help
 

@@ -74,24 +74,44 @@ class OperatorProcess:
         import sys
         from pathlib import Path
 
+        self.metrics_port = free_port()
         self.argv = [
             str(Path(sys.executable).parent / "eci-operator"),
             "run",
             f"--kubeconfig={kubeconfig}",
             "--liveness=off",
             "--log-format=json",
+            f"--metrics-port={self.metrics_port}",
+            "--metrics-address=127.0.0.1",
             *extra,
         ]
         self.log_path = log_path
         self.env = dict(os.environ)
         self.proc: Any = None
 
-    def start(self) -> None:
+    def _synced_lines(self) -> int:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return sum('"operator.synced"' in line for line in f)
+        except FileNotFoundError:
+            return 0
+
+    def start(self, *, wait: bool = True) -> None:
+        """Start it; unless ``wait`` is False, return once it has synced its caches (or fail with its log)."""
         import subprocess
 
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        synced_before = self._synced_lines()
         self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
+        if wait:
+
+            def synced() -> bool:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"operator exited {self.proc.returncode}:\n{self.log_tail()}")
+                return self._synced_lines() > synced_before
+
+            wait_for_sync(synced, 60, what="the operator to sync its caches")
 
     def stop(self, sig: int | None = None, timeout: float = 30) -> int | None:
         import signal
@@ -118,3 +138,26 @@ class OperatorProcess:
     def log_tail(self, lines: int = 40) -> str:
         with open(self.log_path, errors="replace") as f:
             return "".join(f.readlines()[-lines:])
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Read a Prometheus endpoint into {(name, sorted labels): value}."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out

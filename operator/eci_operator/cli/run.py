@@ -34,6 +34,10 @@ def register(subparsers: Any) -> None:
         default="http://0.0.0.0:8080/healthz",
         help="Kopf health endpoint (default http://0.0.0.0:8080/healthz; 'off' to disable)",
     )
+    parser.add_argument(
+        "--metrics-port", type=int, default=8081, help="Prometheus /metrics port (default 8081; 0 disables)"
+    )
+    parser.add_argument("--metrics-address", default="0.0.0.0", help="address the metrics endpoint binds")
     parser.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.set_defaults(func=_run)
@@ -48,7 +52,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     settings = Settings(
-        workers=args.workers, kubelet_port_base=args.kubelet_port_base, node_address=args.node_address
+        workers=args.workers,
+        kubelet_port_base=args.kubelet_port_base,
+        node_address=args.node_address,
+        metrics_port=args.metrics_port,
+        metrics_address=args.metrics_address,
     )
     kopf.run(
         registry=registry,

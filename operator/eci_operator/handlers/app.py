@@ -18,6 +18,7 @@ import structlog
 from pydantic import ValidationError
 
 from eci_operator.domain.nodes import PROFILE_LABEL
+from eci_operator.handlers.metrics import serve as serve_metrics
 from eci_operator.handlers.nodes import lease_loop, reconcile_nodes
 from eci_operator.handlers.pods import adopt_recorded, reconcile_pod
 from eci_operator.handlers.state import NODES_KEY, Settings, State, key_of
@@ -157,6 +158,8 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     runtime.subscribe(op.queue.add)
     state.events.start()
     op.queue.start()
+    if op_settings.metrics_port:
+        serve_metrics(state, op.queue, op_settings.metrics_port, op_settings.metrics_address)
     await op.initial_sync()
     op.tasks.append(asyncio.create_task(lease_loop(state, op.lease_paused), name="eci-leases"))
     op.tasks.append(asyncio.create_task(op.resync_loop(), name="eci-resync"))

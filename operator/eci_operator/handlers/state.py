@@ -32,6 +32,8 @@ class Settings:
     resync_seconds: float = 60.0
     lease_renew_seconds: float = 10.0
     orphan_grace_seconds: float = 30.0
+    metrics_port: int = 8081  # 0: no metrics endpoint
+    metrics_address: str = "0.0.0.0"
 
 
 def _rv(body: Mapping[str, Any]) -> int:

@@ -1,0 +1,148 @@
+"""Pod status like a kubelet, from a ContainerGroup's state; nothing written when nothing changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from eci_operator.domain.podstatus import desired_pod_status, pending_status, pod_phase, status_patch
+from eci_operator.models.containergroup import (
+    ContainerGroupPhase,
+    ContainerGroupStatus,
+    ContainerState,
+    ContainerStatus,
+)
+
+T0 = dt.datetime(2026, 1, 1, 12, 0, 0, 500000, tzinfo=dt.UTC)
+T1 = T0 + dt.timedelta(seconds=30)
+
+
+def pod(status: dict[str, Any] | None = None, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u", "annotations": annotations or {}},
+        "spec": {
+            "initContainers": [{"name": "init", "image": "busybox"}],
+            "containers": [{"name": "app", "image": "nginx:1.27"}],
+        },
+        "status": status or {"phase": "Pending"},
+    }
+
+
+def running() -> ContainerGroupStatus:
+    return ContainerGroupStatus(
+        phase=ContainerGroupPhase.RUNNING,
+        instance_id="eci-abc",
+        instance_spec="ecs.g7.xlarge",
+        vcpu=4,
+        memory_gib=16,
+        zone_id="cn-hangzhou-i",
+        vswitch_id="vsw-a",
+        security_group_id="sg-a",
+        ip="10.0.0.4",
+        scheduled_at=T0,
+        started_at=T0,
+        containers=[
+            ContainerStatus(
+                name="init",
+                init=True,
+                state=ContainerState.TERMINATED,
+                reason="Completed",
+                exit_code=0,
+                started_at=T0,
+                finished_at=T0,
+            ),
+            ContainerStatus(name="app", state=ContainerState.RUNNING, started_at=T0),
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("phase", "expected"),
+    [
+        (None, "Pending"),
+        (ContainerGroupPhase.SCHEDULING, "Pending"),
+        (ContainerGroupPhase.PENDING, "Pending"),
+        (ContainerGroupPhase.RUNNING, "Running"),
+        (ContainerGroupPhase.RESTARTING, "Running"),
+        (ContainerGroupPhase.SUCCEEDED, "Succeeded"),
+        (ContainerGroupPhase.FAILED, "Failed"),
+        (ContainerGroupPhase.SCHEDULE_FAILED, "Failed"),
+        (ContainerGroupPhase.EXPIRED, "Failed"),
+    ],
+)
+def test_phase_mapping(phase: ContainerGroupPhase | None, expected: str) -> None:
+    assert pod_phase(phase) == expected
+
+
+def test_running_pod_status_and_write_back_annotations() -> None:
+    status, annotations = desired_pod_status(pod(), running(), T1)
+    assert status["phase"] == "Running"
+    assert status["podIP"] == status["hostIP"] == "10.0.0.4"
+    assert status["podIPs"] == [{"ip": "10.0.0.4"}]
+    assert status["startTime"] == "2026-01-01T12:00:00Z"
+    assert {c["type"]: c["status"] for c in status["conditions"]} == {
+        "PodScheduled": "True",
+        "ContainerInstanceCreated": "True",
+        "Initialized": "True",
+        "ContainersReady": "True",
+        "Ready": "True",
+    }
+    app = status["containerStatuses"][0]
+    assert app["ready"]
+    assert app["started"]
+    assert app["state"] == {"running": {"startedAt": "2026-01-01T12:00:00Z"}}
+    assert app["containerID"].startswith("containerd://")
+    assert app["imageID"].startswith("nginx:1.27@sha256:")
+    assert status["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    assert annotations == {
+        "k8s.aliyun.com/eci-instance-id": "eci-abc",
+        "k8s.aliyun.com/eci-instance-spec": "ecs.g7.xlarge",
+        "k8s.aliyun.com/eci-instance-cpu": "4.0",
+        "k8s.aliyun.com/eci-instance-mem": "16.0",
+        "k8s.aliyun.com/eci-instance-zone": "cn-hangzhou-i",
+        "k8s.aliyun.com/eci-vswitch": "vsw-a",
+        "k8s.aliyun.com/eci-security-group": "sg-a",
+    }
+
+
+def test_unchanged_status_is_not_written_again_and_transition_times_are_kept() -> None:
+    status, annotations = desired_pod_status(pod(), running(), T0)
+    patch = status_patch(pod(), status, annotations)
+    assert patch is not None
+    written = pod(patch["status"], patch["metadata"]["annotations"])
+    again, again_annotations = desired_pod_status(written, running(), T1)
+    assert status_patch(written, again, again_annotations) is None
+    # a NotReady blip from the node-lifecycle controller is re-asserted
+    blip = pod(dict(patch["status"]), patch["metadata"]["annotations"])
+    blip["status"]["conditions"] = [
+        {**c, "status": "False"} if c["type"] == "Ready" else c for c in blip["status"]["conditions"]
+    ]
+    fixed = status_patch(blip, *desired_pod_status(blip, running(), T1))
+    assert fixed is not None
+    ready = next(c for c in fixed["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True"
+    assert ready["lastTransitionTime"] == "2026-01-01T12:00:30Z"
+
+
+def test_schedule_failed_fails_the_pod_with_the_reason() -> None:
+    failed = ContainerGroupStatus(
+        phase=ContainerGroupPhase.SCHEDULE_FAILED,
+        reason="InvalidInput",
+        message="k8s.aliyun.com/eci-use-specs: bad",
+    )
+    status, annotations = desired_pod_status(pod(), failed, T0)
+    assert status["phase"] == "Failed"
+    assert status["reason"] == "ProviderFailed"
+    assert "eci-use-specs" in status["message"]
+    created = next(c for c in status["conditions"] if c["type"] == "ContainerInstanceCreated")
+    assert (created["status"], created["reason"]) == ("False", "InvalidInput")
+    assert "podIP" not in status
+    assert annotations == {}
+
+
+def test_pending_with_reason() -> None:
+    status = pending_status(pod(), "DaemonSetNotSupported", "not on ECI", T0)
+    assert status["phase"] == "Pending"
+    assert status["conditions"][1]["reason"] == "DaemonSetNotSupported"

@@ -1,0 +1,201 @@
+"""The simulated runtime, driven by a manual clock: placement, IPs, start-up, exits, adoption.
+
+The contract part (``test_contract_*``) runs against every Runtime implementation listed in IMPLEMENTATIONS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from eci_operator.domain.lifecycle import Lifecycle
+from eci_operator.models.containergroup import (
+    CandidateSpec,
+    ContainerGroupPhase,
+    ContainerGroupSpec,
+    ContainerRef,
+    ContainerState,
+    FailStrategy,
+    ScheduleStrategy,
+    SpotSpec,
+    SpotStrategy,
+)
+from eci_operator.models.profile import VSwitch
+from eci_operator.runtime.clock import ManualClock
+from eci_operator.runtime.ipam import AddressExhausted, VSwitchPool
+from eci_operator.runtime.protocol import GroupRequest, Key, Runtime
+from eci_operator.runtime.simulated import SimulatedRuntime
+
+VSWITCHES = (
+    VSwitch(id="vsw-a", zone_id="cn-hangzhou-i", cidr="10.0.0.0/29"),
+    VSwitch(id="vsw-b", zone_id="cn-hangzhou-i", cidr="10.0.1.0/29"),
+)
+
+
+def spec(uid: str, strategy: ScheduleStrategy = ScheduleStrategy.ORDERED) -> ContainerGroupSpec:
+    return ContainerGroupSpec(
+        pod_name="p",
+        pod_uid=uid,
+        node_name="virtual-kubelet-cn-hangzhou-i",
+        profile="default",
+        region_id="cn-hangzhou",
+        zone_id="cn-hangzhou-i",
+        vpc_id="vpc-x",
+        candidates=[CandidateSpec(spec="2.0-4.0Gi", vcpu=2, memory_gib=4)],
+        instance_spec="2.0-4.0Gi",
+        vcpu=2,
+        memory_gib=4,
+        vswitch_ids=[v.id for v in VSWITCHES],
+        schedule_strategy=strategy,
+        security_group_ids=["sg-x"],
+        spot=SpotSpec(strategy=SpotStrategy.NO_SPOT, duration_hours=0),
+        fail_strategy=FailStrategy.FAIL_BACK,
+        max_pending_minutes=240,
+        containers=[ContainerRef(name="app", image="nginx")],
+        init_containers=[ContainerRef(name="init", image="busybox")],
+    )
+
+
+def request(name: str, uid: str | None = None, **lifecycle: Any) -> GroupRequest:
+    lc = {"startup_delay": 0.0, "exit_after": None, "exit_code": 0, "restart_policy": "Always"} | lifecycle
+    return GroupRequest(
+        namespace="ns",
+        name=name,
+        uid=uid or f"uid-{name}",
+        spec=spec(uid or f"uid-{name}"),
+        vswitches=VSWITCHES,
+        lifecycle=Lifecycle(**lc),
+    )
+
+
+IMPLEMENTATIONS: dict[str, Callable[[ManualClock], Runtime]] = {"simulated": lambda c: SimulatedRuntime(c)}
+
+
+@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+def runtime_and_clock(request: pytest.FixtureRequest) -> tuple[Runtime, ManualClock]:
+    clock = ManualClock()
+    return IMPLEMENTATIONS[request.param](clock), clock
+
+
+async def test_contract_create_is_idempotent_and_delete_forgets(runtime_and_clock: Any) -> None:
+    rt, _ = runtime_and_clock
+    first = await rt.create(request("a"))
+    assert await rt.create(request("a")) == first
+    assert rt.keys() == [("ns", "a")]
+    final = await rt.delete(("ns", "a"))
+    assert final is not None
+    assert all(c.state == ContainerState.TERMINATED for c in final.containers)
+    assert rt.get(("ns", "a")) is None
+    assert await rt.delete(("ns", "a")) is None
+
+
+async def test_contract_start_up_delay_is_announced(runtime_and_clock: Any) -> None:
+    rt, clock = runtime_and_clock
+    changed: list[Key] = []
+    rt.subscribe(changed.append)
+    status = await rt.create(request("slow", startup_delay=5))
+    assert status.phase == ContainerGroupPhase.PENDING
+    assert status.ip is not None
+    clock.advance(4.9)
+    assert changed == []
+    clock.advance(0.2)
+    assert changed == [("ns", "slow")]
+    assert rt.get(("ns", "slow")).phase == ContainerGroupPhase.RUNNING
+
+
+async def test_contract_a_new_uid_replaces_the_old_group(runtime_and_clock: Any) -> None:
+    rt, _ = runtime_and_clock
+    old = await rt.create(request("same", uid="u1"))
+    new = await rt.create(request("same", uid="u2"))
+    assert new.instance_id != old.instance_id
+
+
+async def test_zero_delay_runs_at_once_with_init_containers_done() -> None:
+    rt = SimulatedRuntime(ManualClock())
+    status = await rt.create(request("a"))
+    assert status.phase == ContainerGroupPhase.RUNNING
+    states = {(c.name, c.init): c.state for c in status.containers}
+    assert states == {("init", True): ContainerState.TERMINATED, ("app", False): ContainerState.RUNNING}
+    assert status.instance_id
+    assert status.instance_id.startswith("eci-")
+    assert status.vswitch_id == "vsw-a"
+    assert status.ip == "10.0.0.4"  # network, gateway and two service addresses are reserved
+
+
+async def test_ordered_falls_over_to_the_next_vswitch_and_exhaustion_is_a_clear_failure() -> None:
+    rt = SimulatedRuntime(ManualClock())
+    ips = [(await rt.create(request(f"p{i}"))).ip for i in range(6)]
+    assert ips == ["10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.1.4", "10.0.1.5", "10.0.1.6"]
+    failed = await rt.create(request("p6"))
+    assert failed.phase == ContainerGroupPhase.SCHEDULE_FAILED
+    assert "no free IP address" in (failed.message or "")
+    await rt.delete(("ns", "p1"))
+    assert (await rt.create(request("p7"))).ip == "10.0.0.5"  # freed capacity is reused
+
+
+async def test_random_strategy_is_seeded_by_uid() -> None:
+    def randomised(i: int) -> GroupRequest:
+        base = request(f"r{i}")
+        return dataclasses.replace(base, spec=spec(base.uid, ScheduleStrategy.RANDOM))
+
+    a, b = SimulatedRuntime(ManualClock()), SimulatedRuntime(ManualClock())
+    first = [(await a.create(randomised(i))).vswitch_id for i in range(6)]
+    second = [(await b.create(randomised(i))).vswitch_id for i in range(6)]
+    assert first == second  # deterministic
+    assert set(first) == {"vsw-a", "vsw-b"}  # and not simply in order
+
+
+@pytest.mark.parametrize(
+    ("policy", "code", "phase", "restarts"),
+    [
+        ("Never", 0, ContainerGroupPhase.SUCCEEDED, 0),
+        ("Never", 2, ContainerGroupPhase.FAILED, 0),
+        ("OnFailure", 0, ContainerGroupPhase.SUCCEEDED, 0),
+        ("OnFailure", 1, ContainerGroupPhase.RUNNING, 3),
+        ("Always", 0, ContainerGroupPhase.RUNNING, 3),
+    ],
+)
+async def test_exits_follow_the_restart_policy(
+    policy: str, code: int, phase: ContainerGroupPhase, restarts: int
+) -> None:
+    clock = ManualClock()
+    rt = SimulatedRuntime(clock)
+    await rt.create(request("j", exit_after=10, exit_code=code, restart_policy=policy))
+    clock.advance(35)
+    status = rt.get(("ns", "j"))
+    assert status is not None
+    assert status.phase == phase
+    app = next(c for c in status.containers if not c.init)
+    assert app.restart_count == restarts
+    if phase != ContainerGroupPhase.RUNNING:
+        assert app.exit_code == code
+        # A finished instance gives its address back: vsw-a's 3 addresses serve 3 new groups.
+        ips = {(await rt.create(request(f"next{i}"))).ip for i in range(3)}
+        assert ips == {"10.0.0.4", "10.0.0.5", "10.0.0.6"}
+
+
+async def test_adopt_keeps_instance_and_ip_and_reserves_the_address() -> None:
+    clock = ManualClock()
+    before = SimulatedRuntime(clock)
+    recorded = await before.create(request("a", startup_delay=10))
+    after = SimulatedRuntime(clock)  # the operator restarted
+    adopted = await after.adopt(request("a", startup_delay=10), recorded)
+    assert adopted.ip == recorded.ip
+    assert adopted.instance_id == recorded.instance_id
+    assert (await after.create(request("b"))).ip != recorded.ip
+    clock.advance(10)
+    assert after.get(("ns", "a")).phase == ContainerGroupPhase.RUNNING
+
+
+def test_pool_reserves_and_exhausts() -> None:
+    pool = VSwitchPool("vsw", "10.0.0.0/30")  # 2 hosts, 3 reserved: nothing left
+    assert pool.size == 0
+    with pytest.raises(AddressExhausted):
+        pool.allocate()
+    pool = VSwitchPool("vsw", "192.168.0.0/24")
+    assert pool.reserve("192.168.0.4")
+    assert not pool.reserve("10.0.0.1")
+    assert pool.allocate() == "192.168.0.5"
