@@ -84,7 +84,7 @@ async def test_contract_create_is_idempotent_and_delete_forgets(runtime_and_cloc
     rt, _ = runtime_and_clock
     first = await rt.create(request("a"))
     assert await rt.create(request("a")) == first
-    assert rt.keys() == [("ns", "a")]
+    assert rt.list_keys() == [("ns", "a")]
     final = await rt.delete(("ns", "a"))
     assert final is not None
     assert all(c.state == ContainerState.TERMINATED for c in final.containers)

@@ -53,7 +53,7 @@ class OperatorCollector(Collector):
             labels=["phase", "zone"],
         )
         tally: Counter[tuple[str, str]] = Counter()
-        for key in self.state.runtime.keys():
+        for key in self.state.runtime.list_keys():
             status = self.state.runtime.get(key)
             if status is not None:
                 tally[(str(status.phase or ""), status.zone_id or "")] += 1

@@ -63,7 +63,7 @@ class Runtime(Protocol):
         """The current state, or None."""
         ...
 
-    def keys(self) -> list[Key]:
+    def list_keys(self) -> list[Key]:
         """Every group the runtime holds."""
         ...
 

@@ -75,7 +75,7 @@ class SimulatedRuntime:
         group = self._groups.get(key)
         return group.status if group else None
 
-    def keys(self) -> list[Key]:
+    def list_keys(self) -> list[Key]:
         return list(self._groups)
 
     async def create(self, request: GroupRequest) -> ContainerGroupStatus:
