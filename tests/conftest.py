@@ -52,9 +52,11 @@ def kubeconfig(request: pytest.FixtureRequest) -> Iterator[Path]:
     if given:
         yield Path(given).resolve()
         return
-    from eci_operator.devcluster.controlplane import ControlPlane
+    from eci_operator.devcluster.controlplane import ControlPlane, default_root
 
-    plane = ControlPlane(REPO / ".cluster")
+    # ECI_CLUSTER_DIR (with ECI_CLUSTER_*_PORT) gives a second, separate local cluster, e.g. for a second
+    # test session running in parallel; its bin/ may be a symlink to .cluster/bin.
+    plane = ControlPlane(default_root() if os.environ.get("ECI_CLUSTER_DIR") else REPO / ".cluster")
     was_running = plane.running()
     path = plane.up()
     yield path

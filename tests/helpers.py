@@ -82,6 +82,7 @@ class OperatorProcess:
             "--liveness=off",
             "--log-format=json",
             f"--metrics-port={self.metrics_port}",
+            f"--kubelet-port-base={free_port()}",
             "--metrics-address=127.0.0.1",
             *extra,
         ]
