@@ -75,6 +75,7 @@ class OperatorProcess:
         from pathlib import Path
 
         self.metrics_port = free_port()
+        self.webhook_port = free_port()
         self.argv = [
             str(Path(sys.executable).parent / "eci-operator"),
             "run",
@@ -84,6 +85,8 @@ class OperatorProcess:
             f"--metrics-port={self.metrics_port}",
             f"--kubelet-port-base={free_port()}",
             "--metrics-address=127.0.0.1",
+            f"--webhook-port={self.webhook_port}",
+            "--webhook-bind-address=127.0.0.1",
             *extra,
         ]
         self.log_path = log_path

@@ -38,6 +38,31 @@ def register(subparsers: Any) -> None:
         "--metrics-port", type=int, default=8081, help="Prometheus /metrics port (default 8081; 0 disables)"
     )
     parser.add_argument("--metrics-address", default="0.0.0.0", help="address the metrics endpoint binds")
+    parser.add_argument(
+        "--webhooks",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve and register the admission webhooks (default on; --no-webhooks turns them off)",
+    )
+    parser.add_argument(
+        "--webhook-port", type=int, default=9443, help="HTTPS port of the admission webhooks (default 9443)"
+    )
+    parser.add_argument(
+        "--webhook-bind-address", default="0.0.0.0", help="address the webhook server binds (default 0.0.0.0)"
+    )
+    parser.add_argument(
+        "--webhook-host",
+        default=None,
+        help="host or IP the apiserver uses to reach the webhooks: clientConfig url https://HOST:PORT/... "
+        "(default: --node-address, 127.0.0.1 for the local control plane)",
+    )
+    parser.add_argument(
+        "--webhook-service",
+        default=None,
+        metavar="NAMESPACE/NAME",
+        help="reach the webhooks through this Service (port 443) instead of a URL "
+        "(e.g. eci-system/eci-operator when deployed)",
+    )
     parser.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.set_defaults(func=_run)
@@ -57,6 +82,11 @@ def _run(args: argparse.Namespace) -> int:
         node_address=args.node_address,
         metrics_port=args.metrics_port,
         metrics_address=args.metrics_address,
+        webhooks=args.webhooks,
+        webhook_port=args.webhook_port,
+        webhook_bind_address=args.webhook_bind_address,
+        webhook_host=args.webhook_host,
+        webhook_service=args.webhook_service,
     )
     kopf.run(
         registry=registry,

@@ -2,12 +2,21 @@
 
 Real ECI runs the pod's images; the simulation instead follows a script the user writes on the pod:
 
-=============================  =========================================================================
-``eci.ask.dev/startup-delay``  seconds from creation to Running (default: the profile's
-                               ``simulation.startupDelaySeconds``); 0 allowed
-``eci.ask.dev/exit-after``     seconds after start at which the app containers exit (default: never)
-``eci.ask.dev/exit-code``      their exit code, 0-255 (default 0)
-=============================  =========================================================================
+==================================  ====================================================================
+``eci.ask.dev/startup-delay``       seconds from creation to Running (default: the profile's
+                                    ``simulation.startupDelaySeconds``); 0 allowed
+``eci.ask.dev/startup-jitter``      up to this many extra seconds, drawn from the seed and the pod uid
+                                    (default: ``simulation.startupJitterSeconds``)
+``eci.ask.dev/exit-after``          seconds after start at which the app containers exit (default: never)
+``eci.ask.dev/exit-code``           their exit code, 0-255 (default 0)
+``eci.ask.dev/oom-after``           seconds after start at which the app containers are OOM-killed
+                                    (exit code 137, reason OOMKilled; an ``OOMKilled`` Event)
+``eci.ask.dev/start-failure``       the containers never start: one of START_FAILURES (e.g. ErrImagePull)
+``eci.ask.dev/stdout``              lines the containers print when they start (``kubectl logs``)
+``eci.ask.dev/spot-reclaim-after``  seconds after the spot protection period ends at which the instance
+                                    is reclaimed (default: ``simulation.spotReclaimAfterSeconds``, else
+                                    never)
+==================================  ====================================================================
 
 The pod's ``restartPolicy`` decides what happens at exit, as the kubelet would: ``Always`` restarts,
 ``OnFailure`` restarts on a non-zero code, ``Never`` leaves the container terminated; when every app
@@ -27,6 +36,13 @@ PREFIX = "eci.ask.dev/"
 STARTUP_DELAY = PREFIX + "startup-delay"
 EXIT_AFTER = PREFIX + "exit-after"
 EXIT_CODE = PREFIX + "exit-code"
+STARTUP_JITTER = PREFIX + "startup-jitter"
+OOM_AFTER = PREFIX + "oom-after"
+START_FAILURE = PREFIX + "start-failure"
+STDOUT = PREFIX + "stdout"
+SPOT_RECLAIM_AFTER = PREFIX + "spot-reclaim-after"
+START_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerError")
+MAX_STDOUT_LINES = 200
 MAX_SECONDS = 7 * 24 * 3600
 
 
@@ -38,6 +54,20 @@ class Lifecycle:
     exit_after: float | None
     exit_code: int
     restart_policy: str  # Always | OnFailure | Never
+    startup_jitter: float = 0.0
+    oom_after: float | None = None
+    start_failure: str | None = None
+    stdout: tuple[str, ...] = ()
+    spot_reclaim_after: float | None = None
+
+    def exit_at(self) -> tuple[float, int, str] | None:
+        """(seconds after start, exit code, reason) of the first scripted exit, if any."""
+        exits = []
+        if self.exit_after is not None:
+            exits.append((self.exit_after, self.exit_code, "Completed" if self.exit_code == 0 else "Error"))
+        if self.oom_after is not None:
+            exits.append((self.oom_after, 137, "OOMKilled"))
+        return min(exits) if exits else None
 
     def restarts_after(self, code: int) -> bool:
         return self.restart_policy == "Always" or (self.restart_policy == "OnFailure" and code != 0)
@@ -61,7 +91,13 @@ def _seconds(annotations: Mapping[str, str], key: str) -> float | None:
     return value
 
 
-def parse_lifecycle(pod: Mapping[str, Any], *, default_startup_delay: float = 0.0) -> Lifecycle:
+def parse_lifecycle(
+    pod: Mapping[str, Any],
+    *,
+    default_startup_delay: float = 0.0,
+    default_startup_jitter: float = 0.0,
+    default_spot_reclaim_after: float | None = None,
+) -> Lifecycle:
     """The lifecycle script of ``pod``; raises DomainError naming the bad annotation."""
     annotations: Mapping[str, str] = (pod.get("metadata") or {}).get("annotations") or {}
     delay = _seconds(annotations, STARTUP_DELAY)
@@ -85,9 +121,32 @@ def parse_lifecycle(pod: Mapping[str, Any], *, default_startup_delay: float = 0.
                 why="an exit code needs a time to exit",
             )
     policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    jitter = _seconds(annotations, STARTUP_JITTER)
+    reclaim = _seconds(annotations, SPOT_RECLAIM_AFTER)
+    failure = annotations.get(START_FAILURE)
+    if failure is not None and failure not in START_FAILURES:
+        raise DomainError(
+            field=START_FAILURE,
+            value=failure,
+            allowed="one of " + ", ".join(START_FAILURES),
+            why="not a simulated start failure",
+        )
+    stdout = tuple(annotations.get(STDOUT, "").splitlines())
+    if len(stdout) > MAX_STDOUT_LINES:
+        raise DomainError(
+            field=STDOUT,
+            value=f"{len(stdout)} lines",
+            allowed=f"at most {MAX_STDOUT_LINES} lines",
+            why="too many lines",
+        )
     return Lifecycle(
         startup_delay=default_startup_delay if delay is None else delay,
         exit_after=exit_after,
         exit_code=code,
         restart_policy=policy,
+        startup_jitter=default_startup_jitter if jitter is None else jitter,
+        oom_after=_seconds(annotations, OOM_AFTER),
+        start_failure=failure,
+        stdout=stdout,
+        spot_reclaim_after=default_spot_reclaim_after if reclaim is None else reclaim,
     )

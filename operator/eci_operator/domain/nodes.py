@@ -21,6 +21,7 @@ REGION_LABEL = "topology.kubernetes.io/region"
 TAINT_KEY = "virtual-kubelet.io/provider"
 TAINT_VALUE = "alibabacloud"
 ZONE_DOWN_TAINT_KEY = "eci.ask.dev/zone-unavailable"
+STOCK_CONDITION = "ECIStockExhausted"
 LEASE_NAMESPACE = "kube-node-lease"
 LEASE_DURATION_SECONDS = 40
 LEASE_RENEW_SECONDS = 10
@@ -99,6 +100,7 @@ class NodeView:
     tainted: bool
     zone_available: bool = True
     cordoned: bool = False
+    stock_exhausted: bool = False
 
 
 def _condition(kind: str, status: str, reason: str, message: str, now: str) -> dict[str, str]:
@@ -127,6 +129,16 @@ def node_conditions(view: NodeView, now: str) -> list[dict[str, str]]:
         _condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "ECI has no disk pressure", now),
         _condition("PIDPressure", "False", "KubeletHasSufficientPID", "ECI has no PID pressure", now),
         _condition("NetworkUnavailable", "False", "RouteCreated", "ECI networking is ready", now),
+        # Not tainted while exhausted (our rule): fail-back pods wait there for stock, as on ASK.
+        _condition(
+            STOCK_CONDITION,
+            "True" if view.stock_exhausted else "False",
+            "NoStock" if view.stock_exhausted else "StockAvailable",
+            f"no stock left in zone {view.zone_id} for any spec (simulated)"
+            if view.stock_exhausted
+            else f"zone {view.zone_id} has stock",
+            now,
+        ),
     ]
 
 

@@ -88,6 +88,8 @@ def validate_profile(profile: ECIProfileSpec) -> list[DomainError]:
         seen: dict[str, str] = {}
         for key in zone.stock:
             field = f'spec.simulation.zones[{index}].stock["{key}"]'
+            if key == "*":  # every spec not listed (see domain/stock.py)
+                continue
             try:
                 name = parse_spec(key, field=field).name
             except DomainError as error:

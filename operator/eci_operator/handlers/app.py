@@ -18,6 +18,9 @@ import structlog
 from pydantic import ValidationError
 
 from eci_operator.domain.nodes import PROFILE_LABEL
+from eci_operator.domain.profiles import validate_profile
+from eci_operator.handlers import admission
+from eci_operator.handlers.kubelet import KubeletServer
 from eci_operator.handlers.metrics import serve as serve_metrics
 from eci_operator.handlers.nodes import lease_loop, reconcile_nodes
 from eci_operator.handlers.pods import adopt_recorded, reconcile_pod
@@ -43,6 +46,7 @@ class Operator:
         self.queue: WorkQueue[Key] = WorkQueue(self._process, workers=state.settings.workers)
         self.tasks: list[asyncio.Task[None]] = []
         self.lease_paused = asyncio.Event()
+        self.kubelet: KubeletServer | None = None
 
     async def _process(self, key: Key) -> None:
         await self.state.synced.wait()
@@ -99,10 +103,22 @@ class Operator:
         try:
             profile = ECIProfile.model_validate(body)
         except ValidationError as exc:
-            log.error("profile.invalid", profile=name, error=str(exc).replace("\n", " "))
+            message = str(exc).replace("\n", " ")
+            self.state.invalid_profiles[name] = message
+            log.error("profile.invalid", profile=name, error=message)
             return
+        problems = validate_profile(profile.spec)
+        if problems:
+            # As ASK with a malformed eci-profile: it does not take effect; the last good version stays.
+            message = "; ".join(str(p) for p in problems)
+            self.state.invalid_profiles[name] = message
+            log.error("profile.invalid", profile=name, error=message)
+            self.state.profile_bodies[name] = body
+            return
+        self.state.invalid_profiles.pop(name, None)
         self.state.profiles[name] = profile
         self.state.profile_bodies[name] = body
+        self.state.runtime.configure(profile.spec)  # zones, stock: outages fail groups, waiting ones retry
 
     async def resync_loop(self) -> None:
         """Periodically look at everything again: re-asserts pod status after a NotReady blip, etc."""
@@ -156,10 +172,17 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     op = Operator(state)
     memo.operator = op
     runtime.subscribe(op.queue.add)
+    state.wake_nodes = lambda: op.queue.add(NODES_KEY)
+    kubelet = KubeletServer(state)
+    await kubelet.start()
+    state.serve_kubelet_ports = kubelet.ensure_ports
+    op.kubelet = kubelet
     state.events.start()
+    state.billing.start()
     op.queue.start()
     if op_settings.metrics_port:
         serve_metrics(state, op.queue, op_settings.metrics_port, op_settings.metrics_address)
+    memo.admission = await admission.start(state)  # registered before any virtual node reports Ready
     await op.initial_sync()
     op.tasks.append(asyncio.create_task(lease_loop(state, op.lease_paused), name="eci-leases"))
     op.tasks.append(asyncio.create_task(op.resync_loop(), name="eci-resync"))
@@ -173,6 +196,10 @@ async def cleanup(memo: Any, **_: Any) -> None:
         async with asyncio.timeout(10):
             await op.queue.drain()  # finish in-flight writes
     await op.queue.stop()
+    await admission.stop(getattr(memo, "admission", None))
+    await op.state.billing.stop()
+    if op.kubelet is not None:
+        await op.kubelet.stop()
     for task in op.tasks:
         task.cancel()
     await op.state.events.stop()
@@ -188,18 +215,15 @@ async def profile_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
     if event["type"] == "DELETED":
         op.state.profiles.pop(name, None)
         op.state.profile_bodies.pop(name, None)
+        op.state.invalid_profiles.pop(name, None)
     else:
-        old = op.state.profiles.get(name)
-        op.put_profile(body)
-        new = op.state.profiles.get(name)
-        if (
-            old is not None
-            and new is not None
-            and old.spec == new.spec
-            and old.metadata.generation == new.metadata.generation
+        known = op.state.profile_bodies.get(name)
+        if known is not None and (known.get("metadata") or {}).get("generation") == body["metadata"].get(
+            "generation"
         ):
-            op.state.profile_bodies[name] = body
+            op.state.profile_bodies[name] = body  # only the status changed (our own write)
             return
+        op.put_profile(body)
     op.queue.add(NODES_KEY)
 
 

@@ -88,7 +88,9 @@ def desired_views(state: State) -> tuple[dict[str, rules.NodeView], dict[str, di
                 kubelet_port=port,
                 tainted=profile.spec.virtual_node_taint,
                 zone_available=_zone_available(profile, zone),
+                stock_exhausted=state.runtime.zone_report(zone).exhausted,
             )
+            state.exhausted_zones[zone] = views[node].stock_exhausted
     return views, conflicts
 
 
@@ -116,6 +118,8 @@ async def reconcile_nodes(state: State) -> None:
             existing = created
         await _converge(state, view, existing, now)
     state.served_zones = {n: {"profile": v.profile, "zone": v.zone_id} for n, v in views.items()}
+    if state.serve_kubelet_ports is not None:
+        await state.serve_kubelet_ports({v.kubelet_port for v in views.values()})
     for key, node in list(state.nodes.items.items()):
         name = key[1]
         if name in views:
@@ -173,8 +177,7 @@ def _node_ready(node: Mapping[str, Any] | None) -> bool:
 async def _write_profile_statuses(
     state: State, views: Mapping[str, rules.NodeView], conflicts: Mapping[str, Mapping[str, str]]
 ) -> None:
-    for name, profile in list(state.profiles.items()):
-        body = state.profile_bodies.get(name) or {}
+    for name, body in list(state.profile_bodies.items()):
         old = body.get("status") or {}
         old_conditions = old.get("conditions") or []
         nodes = [
@@ -193,20 +196,33 @@ async def _write_profile_statuses(
                 _condition("ZoneConflict", True, "ZoneClaimed", taken, old_conditions),
             ]
         else:
-            ready = sum(1 for n in nodes if n["ready"])
+            ready = sum(1 for n in nodes if n["ready"]) if name in state.profiles else -1
             conditions = [
                 _condition(
                     "Ready",
                     ready == len(nodes),
-                    "NodesReady" if ready == len(nodes) else "NodesNotReady",
-                    f"{ready}/{len(nodes)} virtual nodes ready",
+                    "NodesReady" if ready == len(nodes) else "InvalidSpec" if ready < 0 else "NodesNotReady",
+                    f"{max(ready, 0)}/{len(nodes)} virtual nodes ready"
+                    + (" (no valid spec yet)" if ready < 0 else ""),
                     old_conditions,
                 ),
                 _condition(
                     "ZoneConflict", False, "NoConflict", "every zone of the profile is served", old_conditions
                 ),
             ]
-        generation = profile.metadata.generation
+        invalid = state.invalid_profiles.get(name)
+        conditions.append(
+            _condition(
+                "Valid",
+                invalid is None,
+                "InvalidSpec" if invalid else "SpecAccepted",
+                f"the latest spec does not take effect (the last valid one stays): {invalid}"
+                if invalid
+                else "the spec is in effect",
+                old_conditions,
+            )
+        )
+        generation = (body.get("metadata") or {}).get("generation")
         want = {"nodes": nodes, "conditions": conditions, "observedGeneration": generation}
         if all(old.get(k) == v for k, v in want.items()):
             continue

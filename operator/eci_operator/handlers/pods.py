@@ -9,52 +9,32 @@ carries ECI's annotations too. Nothing is written that did not change.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import structlog
 
 from eci_operator.domain import nodes as node_rules
+from eci_operator.domain import pricing
 from eci_operator.domain.errors import DomainError
-from eci_operator.domain.lifecycle import parse_lifecycle
+from eci_operator.domain.lifecycle import Lifecycle, parse_lifecycle
 from eci_operator.domain.podstatus import desired_pod_status, pending_status, status_patch
 from eci_operator.domain.resolve import resolve, vswitches_for_zone
+from eci_operator.handlers.announce import INPUT_HASH, announce, check_edits, input_hash, pod_event
+from eci_operator.handlers.billing import Charge
 from eci_operator.handlers.state import Body, State
 from eci_operator.kube import paths
 from eci_operator.kube.client import ApiError
-from eci_operator.kube.events import EventSpec
 from eci_operator.models.containergroup import (
     ContainerGroup,
     ContainerGroupPhase,
     ContainerGroupStatus,
 )
+from eci_operator.models.profile import ECIProfile
 from eci_operator.runtime.protocol import GroupRequest, Key
 
 log = structlog.get_logger("eci_operator.pods")
-INPUT_HASH = "eci.ask.dev/input-annotations"
-INPUT_PREFIX = "k8s.aliyun.com/eci-"
-WRITE_BACK = frozenset(
-    "k8s.aliyun.com/" + k
-    for k in (
-        "eci-instance-id",
-        "eci-instance-spec",
-        "eci-instance-cpu",
-        "eci-instance-mem",
-        "eci-instance-zone",
-        "eci-request-id",
-    )
-)
-# eci-vswitch and eci-security-group are both inputs and written back; the hash covers what the pod had
-# at creation, so the operator's own write-back is not mistaken for a user's edit.
-
-
-def input_hash(pod: Mapping[str, Any]) -> str:
-    annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    inputs = {k: v for k, v in annotations.items() if k.startswith(("eci.ask.dev/", INPUT_PREFIX))}
-    inputs = {k: v for k, v in inputs.items() if k not in WRITE_BACK and k != INPUT_HASH}
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -118,7 +98,7 @@ async def _create_group(state: State, key: Key, pod: Body, node_body: Body) -> B
             resolution = resolve(
                 pod, profile.spec, namespace_labels=state.namespace_labels.get(namespace, {})
             )
-            parse_lifecycle(pod, default_startup_delay=profile.spec.simulation.startup_delay_seconds)
+            lifecycle_of(pod, profile)
             vswitches_for_zone(resolution, profile.spec, zone)
             cg = resolution.container_group(
                 pod_name=name,
@@ -159,7 +139,7 @@ async def _create_group(state: State, key: Key, pod: Body, node_body: Body) -> B
             phase=ContainerGroupPhase.SCHEDULE_FAILED, reason=reason, message=message, finished_at=_now()
         )
         await _write_group_status(state, key, created, status)
-        state.events.post(_event(pod, "ProviderFailed", message, warning=True))
+        state.events.post(pod_event(pod, "ProviderFailed", message, warning=True))
         return None if state.groups.get(key) is None else state.groups.get(key)
     return created
 
@@ -195,12 +175,20 @@ def _failed_group_body(pod: Body, profile: str, zone: str, node_labels: Mapping[
     }
 
 
+def lifecycle_of(pod: Body, profile: ECIProfile | None) -> Lifecycle:
+    sim = profile.spec.simulation if profile else None
+    return parse_lifecycle(
+        pod,
+        default_startup_delay=sim.startup_delay_seconds if sim else 0.0,
+        default_startup_jitter=sim.startup_jitter_seconds if sim else 0.0,
+        default_spot_reclaim_after=sim.spot_reclaim_after_seconds if sim else None,
+    )
+
+
 def _request(state: State, key: Key, pod: Body, group: ContainerGroup) -> GroupRequest | None:
     profile = state.profiles.get(group.spec.profile)
     by_id = {v.id: v for v in profile.spec.vswitches} if profile else {}
-    lifecycle = parse_lifecycle(
-        pod, default_startup_delay=profile.spec.simulation.startup_delay_seconds if profile else 0.0
-    )
+    lifecycle = lifecycle_of(pod, profile)
     return GroupRequest(
         namespace=key[0],
         name=key[1],
@@ -261,60 +249,13 @@ async def _sync(state: State, key: Key, pod: Body, group_body: Body) -> None:
         return
     if status != recorded:
         await _write_group_status(state, key, group_body, status)
-        _announce(state, pod, recorded, status)
-    _check_edits(state, key, pod, group_body)
+        announce(state, pod, recorded, status)
+        state.check_zone(group.spec.zone_id)
+    check_edits(state, key, pod, group_body)
     desired, annotations = desired_pod_status(pod, status, _now())
     patch = status_patch(pod, desired, annotations)
     if patch is not None:
         await _patch_pod_status(state, key, pod, patch)
-
-
-def _check_edits(state: State, key: Key, pod: Body, group_body: Body) -> None:
-    recorded = (_meta(group_body).get("annotations") or {}).get(INPUT_HASH)
-    if recorded is None or recorded == input_hash(pod) or key in state.warned_edits:
-        return
-    state.warned_edits.add(key)
-    state.events.post(
-        _event(
-            pod,
-            "AnnotationIgnored",
-            "ECI annotations changed after the pod was created are ignored: ECI reads them only at creation; "
-            "recreate the pod to apply them",
-            warning=True,
-        )
-    )
-
-
-def _announce(state: State, pod: Body, before: ContainerGroupStatus, after: ContainerGroupStatus) -> None:
-    if before.phase == after.phase:
-        return
-    name, namespace = _meta(pod).get("name"), _meta(pod).get("namespace")
-    log.info(
-        "group.phase",
-        pod=name,
-        namespace=namespace,
-        uid=_meta(pod).get("uid"),
-        phase=after.phase,
-        previous=before.phase,
-        reason=after.reason,
-        instance=after.instance_id,
-        ip=after.ip,
-    )
-    if after.phase == ContainerGroupPhase.RUNNING and before.phase != ContainerGroupPhase.RESTARTING:
-        state.events.post(
-            _event(
-                pod,
-                "ContainerInstanceCreated",
-                f"Created ECI instance {after.instance_id} ({after.instance_spec}) in zone {after.zone_id}, "
-                f"vSwitch {after.vswitch_id}, IP {after.ip}",
-            )
-        )
-    elif after.phase in (
-        ContainerGroupPhase.FAILED,
-        ContainerGroupPhase.SCHEDULE_FAILED,
-        ContainerGroupPhase.EXPIRED,
-    ):
-        state.events.post(_event(pod, after.reason or "ProviderFailed", after.message or "", warning=True))
 
 
 async def _write_group_status(state: State, key: Key, group_body: Body, status: ContainerGroupStatus) -> None:
@@ -344,7 +285,7 @@ async def _patch_pod_status(state: State, key: Key, pod: Body, patch: dict[str, 
 # -------------------------------------------------------------------------------------------- deletion
 async def _finish_deletion(state: State, key: Key, pod: Body, group: Body | None) -> None:
     """As the kubelet: stop the instance, report the containers terminated, delete with grace 0 + uid."""
-    final = await state.runtime.delete(key)
+    final = await _release(state, key, group)
     if final is not None and final.phase is not None:
         desired, _ = desired_pod_status(pod, final, _now())
         desired["phase"] = (pod.get("status") or {}).get("phase") or desired["phase"]
@@ -371,9 +312,34 @@ async def _finish_deletion(state: State, key: Key, pod: Body, group: Body | None
 
 
 async def _forget(state: State, key: Key, group: Body | None) -> None:
-    await state.runtime.delete(key)
+    await _release(state, key, group)
     if group is not None:
         await _delete_group(state, key, group)
+
+
+async def _release(state: State, key: Key, group_body: Body | None) -> ContainerGroupStatus | None:
+    """Stop the instance and put its final cost on the profile's bill, before its record can go."""
+    final = await state.runtime.delete(key)
+    if group_body is None:
+        return final
+    group = ContainerGroup.model_validate(group_body)
+    state.check_zone(group.spec.zone_id)
+    uid = str(_meta(group_body).get("uid"))
+    status = final or group.status
+    if uid in state.billed or status is None or not status.price_per_second:
+        return final
+    now = _now()
+    intervals = [(i.phase.value, i.start, i.end or now) for i in status.billed_intervals]
+    seconds = pricing.billed_seconds(intervals, now)
+    charge = Charge(
+        namespace=key[0],
+        vcpu_seconds=seconds * Decimal(str(status.vcpu or 0)),
+        gib_seconds=seconds * Decimal(str(status.memory_gib or 0)),
+        cost=pricing.cost(Decimal(status.price_per_second), seconds),
+    )
+    await state.billing.record(group.spec.profile, charge)
+    state.billed.add(uid)
+    return final
 
 
 async def _delete_group(state: State, key: Key, group: Body) -> None:
@@ -401,17 +367,4 @@ async def _hold_daemonset_pod(state: State, pod: Body) -> None:
         return
     key = (str(_meta(pod).get("namespace")), str(_meta(pod).get("name")))
     await _patch_pod_status(state, key, pod, patch)
-    state.events.post(_event(pod, "DaemonSetNotSupported", message, warning=True))
-
-
-def _event(pod: Mapping[str, Any], reason: str, message: str, *, warning: bool = False) -> EventSpec:
-    meta = _meta(pod)
-    return EventSpec(
-        namespace=str(meta.get("namespace")),
-        name=str(meta.get("name")),
-        uid=str(meta.get("uid")),
-        kind="Pod",
-        reason=reason,
-        message=message,
-        warning=warning,
-    )
+    state.events.post(pod_event(pod, "DaemonSetNotSupported", message, warning=True))

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from eci_operator.handlers.billing import BillingRecorder
 from eci_operator.kube.client import KubeClient
 from eci_operator.kube.events import EventPoster
 from eci_operator.models.profile import ECIProfile
@@ -34,6 +35,12 @@ class Settings:
     orphan_grace_seconds: float = 30.0
     metrics_port: int = 8081  # 0: no metrics endpoint
     metrics_address: str = "0.0.0.0"
+    # Admission webhooks (README "Admission webhooks"): served over HTTPS by the operator itself.
+    webhooks: bool = True
+    webhook_port: int = 9443
+    webhook_bind_address: str = "0.0.0.0"
+    webhook_host: str | None = None  # how the apiserver reaches us (URL mode); None: node_address
+    webhook_service: str | None = None  # "namespace/name" of a Service in front of the operator instead
 
 
 def _rv(body: Mapping[str, Any]) -> int:
@@ -84,6 +91,7 @@ class State:
     nodes: ObjectCache = field(default_factory=ObjectCache)
     profiles: dict[str, ECIProfile] = field(default_factory=dict)
     profile_bodies: dict[str, Body] = field(default_factory=dict)
+    invalid_profiles: dict[str, str] = field(default_factory=dict)  # name -> why its latest spec is refused
     namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     # Zones each profile may serve (after zone conflicts), and the kubelet port of each node.
     served_zones: dict[str, dict[str, str]] = field(default_factory=dict)  # node name -> {profile, zone}
@@ -92,6 +100,24 @@ class State:
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     warned_edits: set[tuple[str, str]] = field(default_factory=set)
+    # Zones whose node last showed "no stock left"; a change asks for a node reconcile (``wake_nodes``).
+    exhausted_zones: dict[str, bool] = field(default_factory=dict)
+    wake_nodes: Callable[[], None] = lambda: None
+    # Set by the kubelet server: listen on exactly these node ports.
+    serve_kubelet_ports: Callable[[set[int]], Awaitable[None]] | None = None
+    billing: BillingRecorder = field(init=False)
+    billed: set[str] = field(default_factory=set)  # uids of groups whose cost is on the bill already
+
+    def __post_init__(self) -> None:
+        self.billing = BillingRecorder(self.client)
+
+    def check_zone(self, zone_id: str | None) -> None:
+        if not zone_id:
+            return
+        exhausted = self.runtime.zone_report(zone_id).exhausted
+        if self.exhausted_zones.get(zone_id, False) != exhausted:
+            self.exhausted_zones[zone_id] = exhausted
+            self.wake_nodes()
 
     def our_node(self, name: str | None) -> bool:
         return (bool(name) and name in self.served_zones) or (

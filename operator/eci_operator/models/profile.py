@@ -28,7 +28,7 @@ SECURITY_GROUP_PATTERN = r"^sg-[a-z0-9][a-z0-9-]*$"
 SELECTOR_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # Syntax only; whether a vCPU-memory pair is in the spec table is checked by eci_operator.domain.
 STOCK_KEY_PATTERN = (
-    r"^([0-9]+([.][0-9]+)?-[0-9]+([.][0-9]+)?Gi"
+    r"^(\*|[0-9]+([.][0-9]+)?-[0-9]+([.][0-9]+)?Gi"
     r"|ecs[.][gcr][1-9][0-9]*[a-z]{0,3}[.](large|xlarge|[248]xlarge))$"
 )
 MAX_VSWITCHES = 64
@@ -85,7 +85,9 @@ class ZoneSimulation(KubeModel):
     def _stock_is_sane(cls, value: dict[str, int]) -> dict[str, int]:
         for key, count in value.items():
             if not re.fullmatch(STOCK_KEY_PATTERN, key):
-                raise ValueError(f"stock key {key!r} is not a spec name like '2-4Gi' or 'ecs.g7.xlarge'")
+                raise ValueError(
+                    f"stock key {key!r} is not a spec name like '2-4Gi' or 'ecs.g7.xlarge', or '*'"
+                )
             if count < 0:
                 raise ValueError(f"stock of {key!r} must be >= 0, got {count}")
         return value
@@ -97,6 +99,7 @@ class Simulation(KubeModel):
     seed: int = Field(default=0, ge=0)
     startup_delay_seconds: float = Field(default=0, ge=0)
     startup_jitter_seconds: float = Field(default=0, ge=0)
+    spot_reclaim_after_seconds: float | None = Field(default=None, ge=0)
     zones: list[ZoneSimulation] = Field(default_factory=list, max_length=MAX_VSWITCHES)
 
 

@@ -7,13 +7,14 @@ ContainerGroup, so an operator restart can hand it back through ``adopt``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from eci_operator.domain.lifecycle import Lifecycle
 from eci_operator.models.containergroup import ContainerGroupSpec, ContainerGroupStatus
-from eci_operator.models.profile import VSwitch
+from eci_operator.models.profile import ECIProfileSpec, VSwitch
 
 Key = tuple[str, str]  # (namespace, name) of the pod and its ContainerGroup
 
@@ -36,8 +37,24 @@ class GroupRequest:
         return (self.namespace, self.name)
 
 
-class RuntimeError_(Exception):
-    """A runtime failure the caller should report (not retry blindly)."""
+@dataclass(frozen=True)
+class ZoneReport:
+    """What a zone looks like to its virtual node: up or down, and stock left per stock entry."""
+
+    available: bool
+    exhausted: bool
+    remaining: dict[str, int]
+
+
+class LogEntry(Protocol):
+    """One line a container printed."""
+
+    @property
+    def at(self) -> dt.datetime: ...
+    @property
+    def container(self) -> str: ...
+    @property
+    def text(self) -> str: ...
 
 
 class Runtime(Protocol):
@@ -69,4 +86,20 @@ class Runtime(Protocol):
 
     def subscribe(self, callback: Callable[[Key], None]) -> None:
         """Call ``callback(key)`` whenever a group's state changes on its own (timers, failures)."""
+        ...
+
+    def configure(self, profile: ECIProfileSpec) -> None:
+        """Take a profile's capacity settings (zones, stock); may fail or retry groups, announcing them."""
+        ...
+
+    def zone_report(self, zone_id: str) -> ZoneReport:
+        """The zone's availability and stock, for its virtual node."""
+        ...
+
+    def logs(self, key: Key, container: str) -> Sequence[LogEntry] | None:
+        """What the container printed so far (None for an unknown group)."""
+        ...
+
+    def follow_logs(self, key: Key, container: str, start: int) -> AsyncIterator[LogEntry]:
+        """Lines from index ``start`` on, then new ones until the container terminates for good."""
         ...

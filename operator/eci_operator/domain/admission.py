@@ -1,0 +1,664 @@
+"""Admission decisions: which pods are ECI pods, which profile judges them, what to refuse, what to add.
+
+The admission webhooks (``eci_operator.handlers.admission``) ask this module; it answers from plain dicts
+and the profiles the operator already caches, and never does I/O. It decides:
+
+* whether a pod is meant for virtual nodes (``targets_virtual_nodes``; mirrored by the CEL match
+  conditions in ``domain.webhooks`` so the API server does not even call us for other pods);
+* which profiles may serve a pod not yet bound (``candidate_profiles``): the owner of its virtual node
+  when bound; else the owners of the zones (or profiles) its nodeSelector / required node affinity names;
+  else every profile that serves a zone. A pod is refused only if it is invalid for *every* candidate
+  (``validate_pod_admission``); with no candidate, only syntax is checked. Runtime conditions (stock,
+  zone availability) are never judged here: ECI decides those when the instance is created;
+* the JSON patch that puts ``alibabacloud.com/eci: "true"`` pods on virtual nodes, pins a pod with
+  ``eci-vswitch`` to those vSwitches' zones, and makes the serving profile's selector effects visible
+  (``pod_patch``; never overwriting what the pod has);
+* what is wrong with an ECIProfile beyond its schema (``validate_profile_admission``): everything
+  ``domain.profiles`` finds, label syntax in selectors, zones another profile claims, and selector
+  effects that can never take effect because an earlier, broader selector sets the same key.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from eci_operator.domain import annotations as ann
+from eci_operator.domain import lifecycle
+from eci_operator.domain.errors import DomainError, from_validation_error
+from eci_operator.domain.nodes import (
+    NODE_PREFIX,
+    PROFILE_LABEL,
+    TAINT_KEY,
+    ZONE_LABEL,
+    ProfileClaim,
+    zone_conflicts,
+)
+from eci_operator.domain.pods import read_pod
+from eci_operator.domain.profiles import validate_profile
+from eci_operator.domain.resolve import resolve, validate_pod
+from eci_operator.domain.selectors import apply_selectors
+from eci_operator.models import ECIProfile, ECIProfileSpec, LabelSelector, Selector
+
+ECI_LABEL = "alibabacloud.com/eci"  # on a pod or its namespace: "true" sends the pod to virtual nodes
+SKIP_LABEL = "eci.ask.dev/skip-admission"  # "true": neither webhook sees the pod (tests of the bind path)
+SELECTORS_ANNOTATION = "eci.ask.dev/selectors"  # which profile selectors admission applied, comma-separated
+VIRTUAL_NODE_TYPE = ("type", "virtual-kubelet")
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+ZONE_LABELS = (ZONE_LABEL, "failure-domain.beta.kubernetes.io/zone")
+VIRTUAL_NODE_TOLERATION = {"key": TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
+LIFECYCLE_ANNOTATIONS = (lifecycle.STARTUP_DELAY, lifecycle.EXIT_AFTER, lifecycle.EXIT_CODE)
+
+Body = Mapping[str, Any]
+Patch = list[dict[str, Any]]
+
+
+def _meta(body: Body) -> Mapping[str, Any]:
+    meta = body.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def _spec(body: Body) -> Mapping[str, Any]:
+    spec = body.get("spec")
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def _strings(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, str)}
+
+
+def _list(value: object) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def pod_name(pod: Body, namespace: str | None = None) -> str:
+    """``namespace/name`` (``generateName`` + ``*`` before the server names it), for messages and logs."""
+    meta = _meta(pod)
+    name = meta.get("name") or (f"{meta.get('generateName')}*" if meta.get("generateName") else "(unnamed)")
+    return f"{namespace or meta.get('namespace') or 'default'}/{name}"
+
+
+# ------------------------------------------------------------------------------------------ which pods
+def eci_requested(pod_labels: Mapping[str, str], namespace_labels: Mapping[str, str]) -> bool:
+    """``alibabacloud.com/eci: "true"`` on the pod, or on its namespace unless the pod says ``"false"``."""
+    own = pod_labels.get(ECI_LABEL)
+    if own is not None:
+        return own == "true"
+    return namespace_labels.get(ECI_LABEL) == "true"
+
+
+def is_daemonset_pod(pod: Body) -> bool:
+    return any(
+        isinstance(ref, Mapping) and ref.get("kind") == "DaemonSet"
+        for ref in _list(_meta(pod).get("ownerReferences"))
+    )
+
+
+def _required_terms(pod: Body) -> list[Mapping[str, Any]]:
+    affinity = _spec(pod).get("affinity")
+    node_affinity = affinity.get("nodeAffinity") if isinstance(affinity, Mapping) else None
+    required = (
+        node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
+        if isinstance(node_affinity, Mapping)
+        else None
+    )
+    terms = required.get("nodeSelectorTerms") if isinstance(required, Mapping) else None
+    return [t for t in _list(terms) if isinstance(t, Mapping)]
+
+
+def _expressions(term: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [e for e in _list(term.get("matchExpressions")) if isinstance(e, Mapping)]
+
+
+def targets_virtual_nodes(pod: Body, *, namespace_labels: Mapping[str, str]) -> bool:
+    """Whether ``pod`` is meant for (or already on) a virtual node.
+
+    Signals: bound to a ``virtual-kubelet-*`` node; a toleration naming the virtual-node taint key (a
+    wildcard toleration does not count: system DaemonSets carry it without meaning ECI); a nodeSelector
+    ``type=virtual-kubelet`` or on ``eci.ask.dev/profile``; a required node affinity ``type In
+    [virtual-kubelet]``; or the ECI label. DaemonSet pods never count (ECI does not run them).
+    """
+    if is_daemonset_pod(pod):
+        return False
+    spec = _spec(pod)
+    node = spec.get("nodeName")
+    if isinstance(node, str) and node.startswith(NODE_PREFIX):
+        return True
+    if any(isinstance(t, Mapping) and t.get("key") == TAINT_KEY for t in _list(spec.get("tolerations"))):
+        return True
+    selector = _strings(spec.get("nodeSelector"))
+    if selector.get(VIRTUAL_NODE_TYPE[0]) == VIRTUAL_NODE_TYPE[1] or PROFILE_LABEL in selector:
+        return True
+    for term in _required_terms(pod):
+        for expr in _expressions(term):
+            if (
+                expr.get("key") == VIRTUAL_NODE_TYPE[0]
+                and expr.get("operator") == "In"
+                and VIRTUAL_NODE_TYPE[1] in _list(expr.get("values"))
+            ):
+                return True
+    return eci_requested(_strings(_meta(pod).get("labels")), namespace_labels)
+
+
+# ------------------------------------------------------------------------------------ which profiles
+@dataclass(frozen=True)
+class Placement:
+    """Where a pod may go, as far as its own spec says: its node, else the zones/profiles it names.
+
+    ``None`` means "not constrained".
+    """
+
+    node: str | None = None
+    zones: frozenset[str] | None = None
+    profiles: frozenset[str] | None = None
+
+
+def _narrow(current: frozenset[str] | None, values: Iterable[str]) -> frozenset[str]:
+    new = frozenset(values)
+    return new if current is None else current & new
+
+
+def _term_constraints(term: Mapping[str, Any]) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+    zones: frozenset[str] | None = None
+    profiles: frozenset[str] | None = None
+    for expr in _expressions(term):
+        if expr.get("operator") != "In":
+            continue
+        values = [str(v) for v in _list(expr.get("values"))]
+        if expr.get("key") in ZONE_LABELS:
+            zones = _narrow(zones, values)
+        elif expr.get("key") == PROFILE_LABEL:
+            profiles = _narrow(profiles, values)
+        elif expr.get("key") == HOSTNAME_LABEL:
+            zones = _narrow(zones, [v.removeprefix(NODE_PREFIX) for v in values if v.startswith(NODE_PREFIX)])
+    return zones, profiles
+
+
+def _union(parts: list[frozenset[str] | None]) -> frozenset[str] | None:
+    if not parts or any(p is None for p in parts):
+        return None
+    return frozenset().union(*[p for p in parts if p is not None])
+
+
+def placement(pod: Body) -> Placement:
+    """The node, zones and profiles ``pod`` is restricted to by nodeName, nodeSelector and node affinity.
+
+    Node-affinity terms are ORed, so a term list constrains zones only if every term does.
+    """
+    spec = _spec(pod)
+    node = spec.get("nodeName")
+    if isinstance(node, str) and node:
+        return Placement(node=node)
+    zones: frozenset[str] | None = None
+    profiles: frozenset[str] | None = None
+    selector = _strings(spec.get("nodeSelector"))
+    for key in ZONE_LABELS:
+        if key in selector:
+            zones = _narrow(zones, [selector[key]])
+    if PROFILE_LABEL in selector:
+        profiles = _narrow(profiles, [selector[PROFILE_LABEL]])
+    hostname = selector.get(HOSTNAME_LABEL)
+    if hostname is not None:
+        zones = _narrow(
+            zones, [hostname.removeprefix(NODE_PREFIX)] if hostname.startswith(NODE_PREFIX) else []
+        )
+    terms = [_term_constraints(t) for t in _required_terms(pod)]
+    if terms:
+        term_zones = _union([z for z, _ in terms])
+        term_profiles = _union([p for _, p in terms])
+        if term_zones is not None:
+            zones = _narrow(zones, term_zones)
+        if term_profiles is not None:
+            profiles = _narrow(profiles, term_profiles)
+    return Placement(zones=zones, profiles=profiles)
+
+
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def zone_owners(profiles: Mapping[str, ECIProfile], current: Mapping[str, str]) -> dict[str, str]:
+    """zone -> the profile that serves it, by the operator's own rule (``domain.nodes.zone_conflicts``).
+
+    ``current`` is zone -> profile as read from the existing virtual nodes (incumbency).
+    """
+    claims = [
+        ProfileClaim(name, p.metadata.creation_timestamp or _LATEST, tuple(p.spec.zone_ids))
+        for name, p in profiles.items()
+    ]
+    losers = zone_conflicts(claims, current)
+    return {zone: c.name for c in claims if c.name not in losers for zone in c.zones}
+
+
+def candidate_profiles(pod: Body, owners: Mapping[str, str]) -> list[str]:
+    """The profiles whose virtual nodes ``pod`` may be served by, sorted by name (see the module doc)."""
+    where = placement(pod)
+    if where.node is not None:
+        if not where.node.startswith(NODE_PREFIX):
+            return []
+        owner = owners.get(where.node.removeprefix(NODE_PREFIX))
+        return [owner] if owner else []
+    names = {
+        profile
+        for zone, profile in owners.items()
+        if (where.zones is None or zone in where.zones)
+        and (where.profiles is None or profile in where.profiles)
+    }
+    return sorted(names)
+
+
+# ------------------------------------------------------------------------------------ pod validation
+def lifecycle_errors(pod: Body) -> list[DomainError]:
+    """Every problem of the ``eci.ask.dev/`` lifecycle annotations (``parse_lifecycle`` stops at one)."""
+    annotations = _strings(_meta(pod).get("annotations"))
+    present = {k: annotations[k] for k in LIFECYCLE_ANNOTATIONS if k in annotations}
+    errors: list[DomainError] = []
+    probes: list[dict[str, str]] = [{k: v} for k, v in present.items() if k != lifecycle.EXIT_CODE]
+    if lifecycle.EXIT_CODE in present:
+        # Judge the code on its own first, then whether it has the exit-after it needs.
+        probes.append({lifecycle.EXIT_CODE: present[lifecycle.EXIT_CODE], lifecycle.EXIT_AFTER: "0"})
+        if lifecycle.EXIT_AFTER not in present:
+            probes.append({lifecycle.EXIT_CODE: present[lifecycle.EXIT_CODE]})
+    for probe in probes:
+        try:
+            lifecycle.parse_lifecycle({"metadata": {"annotations": probe}})
+        except DomainError as error:
+            if error not in errors:
+                errors.append(error)
+    return errors
+
+
+def syntax_errors(pod: Body) -> list[DomainError]:
+    """What is wrong with ``pod`` whatever profile serves it: its fields and every annotation's syntax."""
+    facts, errors = read_pod(pod)
+    for name, parser in ann.PARSERS.items():
+        if name in facts.annotations:
+            try:
+                parser(facts.annotations[name])
+            except DomainError as error:
+                errors.append(error)
+    return errors + lifecycle_errors(pod)
+
+
+def _zone_errors(
+    pod: Body, profile: ECIProfileSpec, allowed_zones: frozenset[str], namespace_labels: Mapping[str, str]
+) -> list[DomainError]:
+    """The resolved vSwitches must reach a zone the pod may land in (else binding fails for sure)."""
+    try:
+        resolution = resolve(pod, profile, namespace_labels=namespace_labels)
+    except DomainError:
+        return []  # only the profile's own faults are left: reported on the profile, not the pod
+    if set(resolution.zones) & allowed_zones:
+        return []
+    return [
+        DomainError(
+            ann.VSWITCH,
+            ",".join(resolution.vswitch_ids),
+            f"these vSwitches are in zone(s) {', '.join(resolution.zones)}, where the pod cannot be placed",
+            f"a vSwitch in a zone the pod may land in: {', '.join(sorted(allowed_zones))}",
+        )
+    ]
+
+
+def errors_for_profile(
+    pod: Body,
+    profile_name: str,
+    profile: ECIProfileSpec,
+    *,
+    owners: Mapping[str, str],
+    namespace_labels: Mapping[str, str],
+) -> list[DomainError]:
+    """Every reason ``pod`` would be refused on the virtual nodes of ``profile`` (runtime stock aside)."""
+    own_problems = set(validate_profile(profile))  # the profile's own faults are not the pod's
+    errors = [
+        e for e in validate_pod(pod, profile, namespace_labels=namespace_labels) if e not in own_problems
+    ]
+    errors += [e for e in lifecycle_errors(pod) if e not in errors]
+    if errors:
+        return errors
+    where = placement(pod)
+    served = frozenset(z for z, p in owners.items() if p == profile_name)
+    if where.node is not None:
+        allowed = frozenset({where.node.removeprefix(NODE_PREFIX)}) & served
+    else:
+        allowed = served if where.zones is None else served & where.zones
+    return _zone_errors(pod, profile, allowed, namespace_labels) if allowed else []
+
+
+@dataclass(frozen=True)
+class PodVerdict:
+    """The outcome for one pod: the profiles it was judged against, and why it is refused (if it is)."""
+
+    profiles: tuple[str, ...]
+    errors: tuple[str, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.errors
+
+
+def validate_pod_admission(
+    pod: Body,
+    *,
+    profiles: Mapping[str, ECIProfileSpec],
+    owners: Mapping[str, str],
+    namespace_labels: Mapping[str, str],
+) -> PodVerdict:
+    """Judge a pod meant for virtual nodes; refuse it only if no candidate profile would run it.
+
+    With several candidates that all refuse it, problems common to all are listed once, the others
+    with the profile they are about: ``... (ECIProfile "b")``.
+    """
+    names = [n for n in candidate_profiles(pod, owners) if n in profiles]
+    if not names:
+        return PodVerdict((), tuple(dict.fromkeys(e.message for e in syntax_errors(pod))))
+    per_profile: dict[str, list[str]] = {}
+    for name in names:
+        found = errors_for_profile(
+            pod, name, profiles[name], owners=owners, namespace_labels=namespace_labels
+        )
+        if not found:
+            return PodVerdict(tuple(names), ())
+        per_profile[name] = list(dict.fromkeys(e.message for e in found))
+    if len(names) == 1:
+        return PodVerdict(tuple(names), tuple(per_profile[names[0]]))
+    common = [m for m in per_profile[names[0]] if all(m in per_profile[n] for n in names)]
+    rest = [f'{m} (ECIProfile "{n}")' for n in names for m in per_profile[n] if m not in common]
+    return PodVerdict(tuple(names), tuple(common + rest))
+
+
+def denial(subject: str, messages: Iterable[str]) -> str:
+    """One line per problem, each naming the object: ``pod ns/name: <field>: <value> is not valid: ...``."""
+    return "\n".join(f"{subject}: {m}" for m in messages)
+
+
+# -------------------------------------------------------------------------------------- pod mutation
+def _add_zone_requirement(pod: dict[str, Any], zones: list[str]) -> None:
+    """AND ``topology.kubernetes.io/zone In zones`` into every required node-affinity term."""
+    expr = {"key": ZONE_LABEL, "operator": "In", "values": zones}
+    spec: dict[str, Any] = pod.setdefault("spec", {})
+    found = spec.get("affinity")
+    affinity: dict[str, Any] = found if isinstance(found, dict) else {}
+    spec["affinity"] = affinity
+    node_affinity: dict[str, Any] = affinity.setdefault("nodeAffinity", {})
+    required = node_affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
+    terms = required.get("nodeSelectorTerms")
+    if not isinstance(terms, list) or not terms:
+        required["nodeSelectorTerms"] = [{"matchExpressions": [expr]}]
+        return
+    for term in terms:
+        if not isinstance(term, dict):
+            continue
+        exprs = term.setdefault("matchExpressions", [])
+        if isinstance(exprs, list) and expr not in exprs:
+            exprs.append(dict(expr))
+
+
+def _vswitch_zones(vswitch_ids: Sequence[str], profiles: Iterable[ECIProfileSpec]) -> list[str]:
+    zone_of: dict[str, str] = {}
+    for profile in profiles:
+        for vswitch in profile.vswitches:
+            zone_of.setdefault(vswitch.id, vswitch.zone_id)
+    return list(dict.fromkeys(zone_of[v] for v in vswitch_ids if v in zone_of))
+
+
+def mutate_pod(
+    pod: Body,
+    *,
+    namespace_labels: Mapping[str, str],
+    eci_namespace: bool,
+    profiles: Mapping[str, ECIProfileSpec],
+    owners: Mapping[str, str],
+) -> dict[str, Any]:
+    """The pod as admission leaves it (a new dict; see the module doc for what is added).
+
+    ``eci_namespace``: the API server matched the pod's namespace on ``alibabacloud.com/eci=true`` (so
+    the operator's namespace cache, which may lag by a moment, is not needed for that decision).
+    """
+    out: dict[str, Any] = copy.deepcopy(dict(pod))
+    meta = out.setdefault("metadata", {})
+    spec = out.setdefault("spec", {})
+    labels = _strings(meta.get("labels"))
+    ns_labels = dict(namespace_labels)
+    if eci_namespace:
+        ns_labels[ECI_LABEL] = "true"
+    if eci_requested(labels, ns_labels) and not is_daemonset_pod(out):
+        tolerations = _list(spec.get("tolerations"))
+        if not any(isinstance(t, Mapping) and t.get("key") == TAINT_KEY for t in tolerations):
+            spec["tolerations"] = [*tolerations, dict(VIRTUAL_NODE_TOLERATION)]
+        selector = spec.get("nodeSelector") if isinstance(spec.get("nodeSelector"), dict) else {}
+        if VIRTUAL_NODE_TYPE[0] not in selector:
+            spec["nodeSelector"] = {**selector, VIRTUAL_NODE_TYPE[0]: VIRTUAL_NODE_TYPE[1]}
+    if not targets_virtual_nodes(out, namespace_labels=ns_labels):
+        return out
+    names = [n for n in candidate_profiles(out, owners) if n in profiles]
+    if len(names) == 1:
+        effects = apply_selectors(
+            profiles[names[0]].selectors,
+            namespace_labels=ns_labels,
+            pod_labels=labels,
+            pod_annotations=_strings(meta.get("annotations")),
+        )
+        if effects.labels:
+            meta["labels"] = {**labels, **effects.labels}
+        added = dict(effects.annotations)
+        if effects.matched and (added or effects.labels):
+            added.setdefault(SELECTORS_ANNOTATION, ",".join(effects.matched))
+        if added:
+            meta["annotations"] = {**added, **_strings(meta.get("annotations"))}
+    raw = _strings(meta.get("annotations")).get(ann.VSWITCH)
+    if raw is not None and not spec.get("nodeName"):
+        try:
+            ids = ann.parse_vswitch_ids(raw)
+        except DomainError:
+            ids = ()  # refused by the validating webhook, which says why
+        pool = [profiles[n] for n in names] or list(profiles.values())
+        zones = _vswitch_zones(ids, pool)
+        if zones:
+            _add_zone_requirement(out, zones)
+    return out
+
+
+PATCHED_PATHS = (
+    ("metadata", "labels"),
+    ("metadata", "annotations"),
+    ("spec", "tolerations"),
+    ("spec", "nodeSelector"),
+    ("spec", "affinity"),
+)
+
+
+def json_patch(before: Body, after: Body) -> Patch:
+    """RFC 6902 ``add`` operations (add replaces) for the parts ``mutate_pod`` may change."""
+    ops: Patch = []
+    for parent, child in PATCHED_PATHS:
+        old = (before.get(parent) or {}).get(child)
+        new = (after.get(parent) or {}).get(child)
+        if new is not None and new != old:
+            if parent not in before:
+                ops.append({"op": "add", "path": f"/{parent}", "value": {}})
+            ops.append({"op": "add", "path": f"/{parent}/{child}", "value": new})
+    return ops
+
+
+def pod_patch(
+    pod: Body,
+    *,
+    namespace_labels: Mapping[str, str],
+    eci_namespace: bool,
+    profiles: Mapping[str, ECIProfileSpec],
+    owners: Mapping[str, str],
+) -> Patch:
+    """The JSON patch of the mutating webhook (empty when nothing is added)."""
+    after = mutate_pod(
+        pod, namespace_labels=namespace_labels, eci_namespace=eci_namespace, profiles=profiles, owners=owners
+    )
+    return json_patch(pod, after)
+
+
+# -------------------------------------------------------------------------------- profile validation
+_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+KEY_ALLOWED = (
+    "a qualified name: an optional DNS subdomain prefix (<= 253 characters) and '/', then 1-63 "
+    "alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric "
+    "(e.g. 'team' or 'example.com/team')"
+)
+VALUE_ALLOWED = (
+    "empty, or 1-63 alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric (e.g. 'batch')"
+)
+
+
+def key_problem(key: str) -> str | None:
+    """Why ``key`` is not a valid label/annotation key, or None."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return "the prefix is not a DNS subdomain"
+    if not name or len(name) > 63 or not _NAME.fullmatch(name):
+        return "the name part is not a valid label name"
+    return None
+
+
+def value_problem(value: str) -> str | None:
+    """Why ``value`` is not a valid label value, or None."""
+    if value == "":
+        return None
+    if len(value) > 63 or not _NAME.fullmatch(value):
+        return "not a valid label value"
+    return None
+
+
+def _label_selector_errors(selector: LabelSelector | None, path: str) -> list[DomainError]:
+    if selector is None:
+        return []
+    errors: list[DomainError] = []
+    for key, value in selector.match_labels.items():
+        if why := key_problem(key):
+            errors.append(DomainError(f"{path}.matchLabels", key, why, KEY_ALLOWED))
+        if why := value_problem(value):
+            errors.append(DomainError(f'{path}.matchLabels["{key}"]', value, why, VALUE_ALLOWED))
+    for index, requirement in enumerate(selector.match_expressions):
+        expr_path = f"{path}.matchExpressions[{index}]"
+        if why := key_problem(requirement.key):
+            errors.append(DomainError(f"{expr_path}.key", requirement.key, why, KEY_ALLOWED))
+        for j, value in enumerate(requirement.values):
+            if why := value_problem(value):
+                errors.append(DomainError(f"{expr_path}.values[{j}]", value, why, VALUE_ALLOWED))
+    return errors
+
+
+def _selector_syntax_errors(selectors: Sequence[Selector]) -> list[DomainError]:
+    errors: list[DomainError] = []
+    for index, selector in enumerate(selectors):
+        path = f"spec.selectors[{index}]"
+        errors += _label_selector_errors(selector.namespace_selector, f"{path}.namespaceSelector")
+        errors += _label_selector_errors(selector.object_selector, f"{path}.objectSelector")
+        for kind, items in (("labels", selector.effect.labels), ("annotations", selector.effect.annotations)):
+            for key, value in items.items():
+                if why := key_problem(key):
+                    errors.append(DomainError(f"{path}.effect.{kind}", key, why, KEY_ALLOWED))
+                if kind == "labels" and (why := value_problem(value)):
+                    errors.append(DomainError(f'{path}.effect.labels["{key}"]', value, why, VALUE_ALLOWED))
+    return errors
+
+
+def _covers(earlier: Selector, later: Selector) -> bool:
+    """True when ``earlier`` provably matches every pod ``later`` matches (unset, or the same selector)."""
+    return all(
+        mine is None or mine == theirs
+        for mine, theirs in (
+            (earlier.namespace_selector, later.namespace_selector),
+            (earlier.object_selector, later.object_selector),
+        )
+    )
+
+
+def _shadowed_effect_errors(selectors: Sequence[Selector]) -> list[DomainError]:
+    """A later selector's effect key that an earlier, broader selector always sets first never applies."""
+    errors: list[DomainError] = []
+    for later_index, later in enumerate(selectors):
+        for kind in ("annotations", "labels"):
+            later_items: Mapping[str, str] = getattr(later.effect, kind)
+            for key, value in later_items.items():
+                for earlier_index, earlier in enumerate(selectors[:later_index]):
+                    earlier_items: Mapping[str, str] = getattr(earlier.effect, kind)
+                    if key in earlier_items and earlier_items[key] != value and _covers(earlier, later):
+                        errors.append(
+                            DomainError(
+                                f'spec.selectors[{later_index}].effect.{kind}["{key}"]',
+                                value,
+                                f"never takes effect: selector {earlier.name!r} (spec.selectors"
+                                f"[{earlier_index}]) matches every pod this one matches and sets "
+                                f"{earlier_items[key]!r} first (an earlier selector wins)",
+                                "put the more specific selector first, or drop one of the two values",
+                            )
+                        )
+                        break
+    return errors
+
+
+def _zone_claim_errors(
+    name: str,
+    spec: ECIProfileSpec,
+    old: ECIProfileSpec | None,
+    others: Mapping[str, ECIProfileSpec],
+) -> list[DomainError]:
+    claimed: dict[str, str] = {}
+    for other_name, other in sorted(others.items()):
+        if other_name != name:
+            for zone in other.zone_ids:
+                claimed.setdefault(zone, other_name)
+    before = set(old.zone_ids) if old is not None else set()
+    errors: list[DomainError] = []
+    reported: set[str] = set()
+    for index, vswitch in enumerate(spec.vswitches):
+        zone = vswitch.zone_id
+        if zone in claimed and zone not in before and zone not in reported:
+            reported.add(zone)
+            errors.append(
+                DomainError(
+                    f"spec.vSwitches[{index}].zoneId",
+                    zone,
+                    f'zone {zone} is already claimed by ECIProfile "{claimed[zone]}" (one virtual node per '
+                    "zone, one profile per zone)",
+                    "a zone no other ECIProfile claims",
+                )
+            )
+    return errors
+
+
+def validate_profile_admission(
+    body: Body, *, old_body: Body | None, others: Mapping[str, ECIProfileSpec]
+) -> list[DomainError]:
+    """Every problem of an ECIProfile being created or updated (``old_body`` for an update).
+
+    An update that leaves ``spec`` alone is not judged (labels, annotations, finalizers may always change);
+    only zones an update *adds* are checked against other profiles, so a profile that already lost a zone
+    (created while the operator was down) can still be edited to fix it.
+    """
+    if old_body is not None and old_body.get("spec") == body.get("spec"):
+        return []
+    try:
+        profile = ECIProfile.model_validate(body)
+    except ValidationError as exc:
+        return from_validation_error(exc)  # the domain checks need a well-formed profile
+    old: ECIProfileSpec | None = None
+    if old_body is not None:
+        try:
+            old = ECIProfile.model_validate(old_body).spec
+        except ValidationError:
+            old = None
+    name = str(_meta(body).get("name") or "")
+    return (
+        validate_profile(profile.spec)
+        + _selector_syntax_errors(profile.spec.selectors)
+        + _shadowed_effect_errors(profile.spec.selectors)
+        + _zone_claim_errors(name, profile.spec, old, others)
+    )

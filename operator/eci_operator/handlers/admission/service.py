@@ -1,0 +1,111 @@
+"""Starting the webhook server and registering the webhook configurations with the API server.
+
+The TLS material is made fresh at every start (in memory); the configurations are created, or replaced
+wholesale with a merge patch, so they always carry this process's CA and address. A failure here (port in
+use, no RBAC for webhook configurations) is logged and the operator runs on without admission: its main
+job does not depend on it, and a pod that slips through still fails at binding with a clear event.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from dataclasses import dataclass
+
+import structlog
+
+from eci_operator import certs
+from eci_operator.domain import webhooks
+from eci_operator.handlers.admission.server import AdmissionServer
+from eci_operator.handlers.state import Settings, State
+from eci_operator.kube.client import ApiError, KubeClient
+
+log = structlog.get_logger("eci_operator.admission")
+ADMISSION_API = "/apis/admissionregistration.k8s.io/v1"
+COLLECTIONS = {
+    "ValidatingWebhookConfiguration": f"{ADMISSION_API}/validatingwebhookconfigurations",
+    "MutatingWebhookConfiguration": f"{ADMISSION_API}/mutatingwebhookconfigurations",
+}
+
+
+@dataclass
+class Admission:
+    """A running webhook server (what ``stop`` needs)."""
+
+    server: AdmissionServer
+    endpoint: webhooks.Endpoint
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def endpoint_and_names(settings: Settings, ca_bundle: str) -> tuple[webhooks.Endpoint, list[str], list[str]]:
+    """Where the API server calls us, and the DNS names / IPs the serving certificate must name."""
+    if settings.webhook_service:
+        namespace, _, name = settings.webhook_service.partition("/")
+        if not namespace or not name:
+            raise ValueError(f"--webhook-service {settings.webhook_service!r}: expected NAMESPACE/NAME")
+        dns = [
+            name,
+            f"{name}.{namespace}",
+            f"{name}.{namespace}.svc",
+            f"{name}.{namespace}.svc.cluster.local",
+        ]
+        endpoint = webhooks.Endpoint(ca_bundle=ca_bundle, service_namespace=namespace, service_name=name)
+        return endpoint, dns, []
+    host = settings.webhook_host or settings.node_address
+    shown = f"[{host}]" if ":" in host else host
+    endpoint = webhooks.Endpoint(ca_bundle=ca_bundle, url_base=f"https://{shown}:{settings.webhook_port}")
+    return endpoint, ([] if _is_ip(host) else [host]), ([host] if _is_ip(host) else [])
+
+
+async def register(client: KubeClient, endpoint: webhooks.Endpoint) -> None:
+    """Create or replace the ``eci-operator`` webhook configurations."""
+    for body in (webhooks.validating_configuration(endpoint), webhooks.mutating_configuration(endpoint)):
+        collection = COLLECTIONS[body["kind"]]
+        try:
+            await client.create(collection, body)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            patch = {"metadata": {"labels": body["metadata"]["labels"]}, "webhooks": body["webhooks"]}
+            await client.merge_patch(f"{collection}/{webhooks.NAME}", patch)
+
+
+async def start(state: State) -> Admission | None:
+    """Serve the webhooks and register them; None when disabled or when they could not be set up."""
+    settings = state.settings
+    if not settings.webhooks:
+        log.info("webhooks.disabled")
+        return None
+    ca = certs.make_ca("eci-operator-webhooks")
+    ca_bundle = base64.b64encode(ca.cert_pem).decode()
+    try:
+        endpoint, dns, ips = endpoint_and_names(settings, ca_bundle)
+        pair = certs.issue_server_cert(ca, dns_names=dns, ip_addresses=ips)
+        server = AdmissionServer(state)
+        await server.start(settings.webhook_bind_address, settings.webhook_port, certs.server_context(pair))
+    except (OSError, ValueError) as exc:
+        log.error("webhooks.failed", stage="serve", port=settings.webhook_port, error=str(exc))
+        return None
+    try:
+        await register(state.client, endpoint)
+    except ApiError as exc:
+        log.error("webhooks.failed", stage="register", error=str(exc))
+        await server.stop()
+        return None
+    where = endpoint.url_base or f"service {endpoint.service_namespace}/{endpoint.service_name}"
+    log.info("webhooks.registered", name=webhooks.NAME, endpoint=where, port=settings.webhook_port)
+    return Admission(server=server, endpoint=endpoint)
+
+
+async def stop(admission: Admission | None) -> None:
+    """Stop serving; the configurations stay (failurePolicy Ignore: nothing waits on a stopped operator)."""
+    if admission is not None:
+        await admission.server.stop()
+        log.info("webhooks.stopped")
