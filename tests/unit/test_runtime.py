@@ -199,3 +199,146 @@ def test_pool_reserves_and_exhausts() -> None:
     assert pool.reserve("192.168.0.4")
     assert not pool.reserve("10.0.0.1")
     assert pool.allocate() == "192.168.0.5"
+
+
+def profile_spec(stock: dict[str, int] | None = None, available: bool = True) -> Any:
+    from eci_operator.models.profile import ECIProfileSpec
+
+    zones = [{"zoneId": "cn-hangzhou-i", "available": available, "stock": stock or {}}]
+    return ECIProfileSpec.model_validate(
+        {
+            "regionId": "cn-hangzhou",
+            "vpcId": "vpc-x",
+            "securityGroupId": "sg-x",
+            "vSwitches": [v.model_dump(by_alias=True) for v in VSWITCHES],
+            "simulation": {"zones": zones},
+        }
+    )
+
+
+def with_spec(req: GroupRequest, **update: Any) -> GroupRequest:
+    return dataclasses.replace(req, spec=req.spec.model_copy(update=update))
+
+
+async def test_fail_back_waits_with_capped_backoff_and_runs_when_stock_comes() -> None:
+    clock = ManualClock()
+    rt = SimulatedRuntime(clock)
+    rt.configure(profile_spec({"*": 0}))
+    changed: list[Key] = []
+    rt.subscribe(changed.append)
+    status = await rt.create(request("w"))
+    assert (status.phase, status.reason, status.ip) == (ContainerGroupPhase.PENDING, "NoStock", None)
+    assert "out of stock" in (status.message or "")
+    clock.advance(120)  # retries at 1, 2, 4, 8, 16, 30, 30, ... still nothing
+    assert rt.get(("ns", "w")).reason == "NoStock"
+    assert rt.zone_report("cn-hangzhou-i").exhausted
+    rt.configure(profile_spec({"*": 1}))  # a profile change retries at once
+    assert rt.get(("ns", "w")).phase == ContainerGroupPhase.RUNNING
+    assert rt.zone_report("cn-hangzhou-i").exhausted  # the one instance uses the whole stock
+
+
+async def test_fail_back_gives_up_after_max_pending_minutes_and_fail_fast_at_once() -> None:
+    clock = ManualClock()
+    rt = SimulatedRuntime(clock)
+    rt.configure(profile_spec({"*": 0}))
+    waiting = with_spec(request("w"), max_pending_minutes=10)
+    await rt.create(waiting)
+    clock.advance(10 * 60 + 1)
+    assert rt.get(("ns", "w")).phase == ContainerGroupPhase.SCHEDULE_FAILED
+    assert "gave up after 10 minutes" in (rt.get(("ns", "w")).message or "")
+    fast = with_spec(request("f"), fail_strategy=FailStrategy.FAIL_FAST)
+    assert (await rt.create(fast)).phase == ContainerGroupPhase.SCHEDULE_FAILED
+
+
+async def test_candidates_are_walked_in_order_and_stock_is_reused() -> None:
+    rt = SimulatedRuntime(ManualClock())
+    rt.configure(profile_spec({"2-4Gi": 1}))
+    two = [
+        CandidateSpec(spec="2.0-4.0Gi", vcpu=2, memory_gib=4),
+        CandidateSpec(spec="4.0-8.0Gi", vcpu=4, memory_gib=8),
+    ]
+    first = await rt.create(with_spec(request("a"), candidates=two))
+    second = await rt.create(with_spec(request("b"), candidates=two))
+    assert (first.instance_spec, second.instance_spec) == ("2.0-4.0Gi", "4.0-8.0Gi")
+    await rt.delete(("ns", "a"))
+    assert (await rt.create(with_spec(request("c"), candidates=two))).instance_spec == "2.0-4.0Gi"
+
+
+async def test_an_outage_fails_the_zone_and_a_new_group_there_fails_at_once() -> None:
+    rt = SimulatedRuntime(ManualClock())
+    rt.configure(profile_spec())
+    await rt.create(request("a"))
+    changed: list[Key] = []
+    rt.subscribe(changed.append)
+    rt.configure(profile_spec(available=False))
+    assert changed == [("ns", "a")]
+    assert (rt.get(("ns", "a")).phase, rt.get(("ns", "a")).reason) == (
+        ContainerGroupPhase.FAILED,
+        "ZoneUnavailable",
+    )
+    assert (await rt.create(request("b"))).reason == "ZoneUnavailable"
+
+
+@pytest.mark.parametrize(
+    ("limit", "fallback", "expected"),
+    [("100", False, "spot"), ("0.001", False, "none"), ("0.001", True, "on-demand")],
+)
+async def test_spot_price_limit_and_fallback(limit: str, fallback: bool, expected: str) -> None:
+    rt = SimulatedRuntime(ManualClock())
+    rt.configure(profile_spec())
+    spot = SpotSpec(
+        strategy=SpotStrategy.WITH_PRICE_LIMIT, price_limit=limit, duration_hours=0, fallback=fallback
+    )
+    status = await rt.create(with_spec(request("s"), spot=spot, fail_strategy=FailStrategy.FAIL_FAST))
+    on_demand = "0.00012252"
+    if expected == "none":
+        assert status.phase == ContainerGroupPhase.SCHEDULE_FAILED
+        assert "spot price above the limit" in (status.message or "")
+    elif expected == "on-demand":
+        assert status.price_per_second == on_demand
+    else:
+        assert status.price_per_second is not None
+        assert float(status.price_per_second) < float(on_demand)
+
+
+async def test_spot_reclaim_posts_a_notice_then_expires() -> None:
+    clock = ManualClock()
+    rt = SimulatedRuntime(clock)
+    rt.configure(profile_spec())
+    spot = SpotSpec(strategy=SpotStrategy.AS_PRICE_GO, duration_hours=1, fallback=False)
+    req = with_spec(request("s", spot_reclaim_after=600), spot=spot)
+    await rt.create(req)
+    clock.advance(3600 + 600 - 181)
+    assert rt.get(("ns", "s")).reason is None
+    clock.advance(2)
+    assert rt.get(("ns", "s")).reason == "SpotToBeReleased"
+    clock.advance(180)
+    status = rt.get(("ns", "s"))
+    assert (status.phase, status.reason) == (ContainerGroupPhase.EXPIRED, "SpotReclaimed")
+    assert status.billed_intervals[-1].end is not None
+
+
+async def test_billed_intervals_follow_billed_phases() -> None:
+    clock = ManualClock()
+    rt = SimulatedRuntime(clock)
+    await rt.create(request("b", startup_delay=2, exit_after=10, restart_policy="Never"))
+    clock.advance(20)
+    status = rt.get(("ns", "b"))
+    phases = [(i.phase, (i.end - i.start).total_seconds()) for i in status.billed_intervals if i.end]
+    assert phases == [(ContainerGroupPhase.PENDING, 2.0), (ContainerGroupPhase.RUNNING, 10.0)]
+
+
+async def test_oom_kill_and_start_failure_and_logs() -> None:
+    clock = ManualClock()
+    rt = SimulatedRuntime(clock)
+    await rt.create(request("o", oom_after=5, restart_policy="Never", stdout=("hi",)))
+    clock.advance(6)
+    status = rt.get(("ns", "o"))
+    app = next(c for c in status.containers if not c.init)
+    assert (app.exit_code, app.reason, status.phase) == (137, "OOMKilled", ContainerGroupPhase.FAILED)
+    texts = [line.text for line in rt.logs(("ns", "o"), "app") or []]
+    assert "hi" in texts
+    assert any("OOMKilled" in t for t in texts)
+    failing = await rt.create(request("e", start_failure="ErrImagePull"))
+    assert (failing.phase, failing.reason) == (ContainerGroupPhase.PENDING, "ErrImagePull")
+    assert next(c for c in failing.containers if not c.init).reason == "ErrImagePull"
