@@ -86,14 +86,19 @@ class OperatorProcess:
             f"--kubelet-port-base={free_port()}",
             "--metrics-address=127.0.0.1",
             f"--webhook-port={self.webhook_port}",
-            "--webhook-bind-address=127.0.0.1",
             *extra,
         ]
+        # On kind the apiserver runs in a container: give the host's address on the kind network.
+        webhook_host = os.environ.get("ECI_TEST_WEBHOOK_HOST")
+        if webhook_host:
+            self.argv += [f"--webhook-host={webhook_host}", "--webhook-bind-address=0.0.0.0"]
+        else:
+            self.argv.append("--webhook-bind-address=127.0.0.1")
         self.log_path = log_path
         self.env = dict(os.environ)
         self.proc: Any = None
 
-    def _synced_lines(self) -> int:
+    def synced_count(self) -> int:
         try:
             with open(self.log_path, errors="replace") as f:
                 return sum('"operator.synced"' in line for line in f)
@@ -105,7 +110,7 @@ class OperatorProcess:
         import subprocess
 
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
-        synced_before = self._synced_lines()
+        synced_before = self.synced_count()
         self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
         if wait:
@@ -113,7 +118,7 @@ class OperatorProcess:
             def synced() -> bool:
                 if self.proc.poll() is not None:
                     raise AssertionError(f"operator exited {self.proc.returncode}:\n{self.log_tail()}")
-                return self._synced_lines() > synced_before
+                return self.synced_count() > synced_before
 
             wait_for_sync(synced, 60, what="the operator to sync its caches")
 

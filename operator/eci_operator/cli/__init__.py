@@ -12,11 +12,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from eci_operator import __version__
-from eci_operator.cli import bill, cluster, profile, resolve, run
+from eci_operator.cli import bill, check, cluster, profile, resolve, run
 
 Command = Callable[[argparse.Namespace], int]
 
-_MODULES = (run, resolve, profile, bill, cluster)
+_MODULES = (run, resolve, profile, bill, check, cluster)
 
 
 def build_parser() -> argparse.ArgumentParser:

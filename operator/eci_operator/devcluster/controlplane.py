@@ -185,6 +185,23 @@ class ControlPlane:
         )
         return self.layout.kubeconfig
 
+    def restart(self, name: str, *, timeout: float = 120.0) -> None:
+        """Stop one component and start it again with the same flags (used by the fault tests)."""
+        state = self.state()
+        if state is None:
+            raise ClusterError("control plane not running (no state file)")
+        args = {
+            "etcd": self._etcd_args,
+            "kube-apiserver": self._apiserver_args,
+            "kube-controller-manager": self._controller_manager_args,
+            "kube-scheduler": self._scheduler_args,
+        }[name](state.ports)
+        old = next(c for c in state.components if c.name == name)
+        stop(old)
+        state.components = [c for c in state.components if c.name != name]
+        self._start(state, name, args)
+        self._wait(state, "kube-apiserver", lambda: self._ready(state.ports.apiserver, "/readyz"), timeout)
+
     def down(self) -> None:
         state = self.state()
         if state is None:

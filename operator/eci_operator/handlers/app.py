@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 import kopf
@@ -24,7 +25,7 @@ from eci_operator.handlers.kubelet import KubeletServer
 from eci_operator.handlers.metrics import serve as serve_metrics
 from eci_operator.handlers.nodes import lease_loop, reconcile_nodes
 from eci_operator.handlers.pods import adopt_recorded, reconcile_pod
-from eci_operator.handlers.state import NODES_KEY, Settings, State, key_of
+from eci_operator.handlers.state import NODES_KEY, ObjectCache, Settings, State, key_of
 from eci_operator.handlers.workqueue import WorkQueue
 from eci_operator.kube import paths
 from eci_operator.kube.client import KubeClient, bearer_token, load_configuration
@@ -120,10 +121,47 @@ class Operator:
         self.state.profile_bodies[name] = body
         self.state.runtime.configure(profile.spec)  # zones, stock: outages fail groups, waiting ones retry
 
+    async def relist(self) -> None:
+        """List pods and groups again and drop what the watches missed (e.g. deletions during a 410 gap).
+
+        An object absent from the list is dropped only if the cache's copy is older than the list, so an
+        object created after the list was taken is never dropped.
+        """
+        client, state = self.state.client, self.state
+        pods = await client.get(paths.pods(), fieldSelector="spec.nodeName!=")
+        groups = await client.get(paths.container_groups())
+
+        def put_pod(item: dict[str, Any]) -> None:
+            self.on_pod(item, deleted=False)
+
+        def put_group(item: dict[str, Any]) -> None:
+            state.groups.put(key_of(item), item)
+
+        listings: list[tuple[str, dict[str, Any], ObjectCache, Callable[[dict[str, Any]], None]]] = [
+            ("Pod", pods, state.pods, put_pod),
+            ("ContainerGroup", groups, state.groups, put_group),
+        ]
+        for kind, listing, cache, on_item in listings:
+            seen = set()
+            for item in listing.get("items", []):
+                seen.add(key_of(item))
+                on_item(item)
+            list_rv = int((listing.get("metadata") or {}).get("resourceVersion") or 0)
+            for key, body in list(cache.items.items()):
+                if key not in seen and int(body.get("metadata", {}).get("resourceVersion") or 0) <= list_rv:
+                    cache.drop(key)
+                    self.queue.add(key)
+                    log.info("cache.missed_deletion", kind=kind, namespace=key[0], name=key[1])
+
     async def resync_loop(self) -> None:
-        """Periodically look at everything again: re-asserts pod status after a NotReady blip, etc."""
+        """Periodically look at everything again: heals missed watch events, re-asserts status after a
+        NotReady blip, cleans orphans."""
         while True:
             await asyncio.sleep(self.state.settings.resync_seconds)
+            try:
+                await self.relist()
+            except Exception as exc:
+                log.warning("resync.failed", error=repr(exc))
             self.queue.add(NODES_KEY)
             for key in list(self.state.pods.items):
                 self.queue.add(key)
@@ -238,6 +276,9 @@ async def node_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
             op.queue.add(NODES_KEY)  # somebody deleted a node we serve: put it back
         return
     op.state.nodes.put(key, body)
+    if key[1] in op.state.served_zones:
+        # e.g. the node-lifecycle controller marked it NotReady after a stall: reassert (a no-op otherwise)
+        op.queue.add(NODES_KEY)
 
 
 @kopf.on.event("namespaces", registry=registry)

@@ -30,7 +30,7 @@ class Settings:
     workers: int = 32
     kubelet_port_base: int = 10250
     node_address: str = field(default_factory=lambda: os.environ.get("ECI_NODE_ADDRESS", "127.0.0.1"))
-    resync_seconds: float = 60.0
+    resync_seconds: float = field(default_factory=lambda: float(os.environ.get("ECI_RESYNC_SECONDS", "60")))
     lease_renew_seconds: float = 10.0
     orphan_grace_seconds: float = 30.0
     metrics_port: int = 8081  # 0: no metrics endpoint
