@@ -67,8 +67,34 @@ test-unit: $(STAMP)
 test: $(STAMP) cluster-build lint
 	$(BIN)/pytest tests
 
+FAULT_RUNS ?= 3
+## test-faults: the fault suite at scale (1,000 pods, 2,000 generated annotation sets), FAULT_RUNS times in a row
+.PHONY: test-faults
+test-faults: $(STAMP) cluster-build
+	@for i in $$(seq 1 $(FAULT_RUNS)); do \
+	  echo "== fault suite run $$i/$(FAULT_RUNS)"; \
+	  ECI_FAULT_PODS=$${ECI_FAULT_PODS:-1000} ECI_FAULT_ANNOTATION_PODS=$${ECI_FAULT_ANNOTATION_PODS:-2000} \
+	    $(BIN)/pytest tests/integration/faults -q || exit 1; \
+	done
+
 ## clean: stop the local cluster and remove .cluster/ data (keeps built binaries) and caches
 .PHONY: clean
 clean:
 	-@[ -x $(BIN)/eci-operator ] && $(BIN)/eci-operator cluster down
 	rm -rf .cluster/data .cluster/pki .cluster/logs .cluster/state .mypy_cache .ruff_cache .pytest_cache
+
+KUBECTL ?= $(shell command -v kubectl 2>/dev/null || echo .cluster/bin/kubectl)
+
+## deploy: install the CRDs (crds/) then the operator (kubectl apply -k manifests/) into the current kubeconfig's cluster
+.PHONY: deploy
+deploy:
+	$(KUBECTL) apply -f crds/
+	$(KUBECTL) wait --for=condition=Established crd/eciprofiles.eci.ask.dev crd/containergroups.eci.ask.dev --timeout=60s
+	$(KUBECTL) apply -k manifests/
+
+## undeploy: remove what deploy installed (operator, its webhook configurations, then the CRDs and every profile)
+.PHONY: undeploy
+undeploy:
+	$(KUBECTL) delete -k manifests/ --ignore-not-found
+	$(KUBECTL) delete validatingwebhookconfiguration,mutatingwebhookconfiguration eci-operator --ignore-not-found
+	$(KUBECTL) delete -f crds/ --ignore-not-found
