@@ -31,13 +31,20 @@ def crds(kubectl: Any) -> None:
 
 @pytest.fixture(scope="session")
 def operator_process(
-    crds: None, kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory
+    crds: None, kubeconfig: Path, kubectl: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     proc = OperatorProcess(str(kubeconfig), str(log))
     proc.start()
     yield proc
     code = proc.stop()
+    # The operator keeps its webhook configurations on shutdown (failurePolicy Ignore); the tests remove them.
+    kubectl(
+        "delete",
+        "validatingwebhookconfiguration,mutatingwebhookconfiguration",
+        "eci-operator",
+        "--ignore-not-found",
+    )
     assert code in (0, None), f"operator exited {code} on SIGTERM:\n{proc.log_tail()}"
 
 
@@ -55,7 +62,7 @@ async def make_profile(api: ApiClient, operator_process: OperatorProcess) -> Asy
     core = client.CoreV1Api(api)
     created: list[str] = []
 
-    async def make(zones: int = 1, **spec: Any) -> dict[str, Any]:
+    async def make(zones: int = 1, *, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
         name = f"p-{rand()}"
         region = f"cn-t{rand(4)}"
         vswitches = spec.pop("vSwitches", None) or [
@@ -65,7 +72,7 @@ async def make_profile(api: ApiClient, operator_process: OperatorProcess) -> Asy
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "ECIProfile",
-            "metadata": {"name": name},
+            "metadata": {"name": name, "labels": labels or {}},
             "spec": {
                 "regionId": region,
                 "vpcId": "vpc-test",

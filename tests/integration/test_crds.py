@@ -8,14 +8,15 @@ own namespace.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from conftest import REPO
 from eci_operator.domain import load_profile, resolve
 
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "manifests" / "examples"
 
 

@@ -495,6 +495,7 @@ def test_configurations_are_scoped_and_never_block() -> None:
         assert "kube-system" in str(hook["namespaceSelector"])
         assert hook["matchConditions"]
     profile_hook = validating["webhooks"][0]
+    assert all(h["objectSelector"] == webhooks.NOT_SKIPPED for h in every)
     assert profile_hook["rules"][0]["operations"] == ["CREATE", "UPDATE"]
     assert profile_hook["clientConfig"]["url"] == "https://127.0.0.1:9443/validate/eciprofiles"
 

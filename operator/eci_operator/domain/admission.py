@@ -53,7 +53,6 @@ VIRTUAL_NODE_TYPE = ("type", "virtual-kubelet")
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 ZONE_LABELS = (ZONE_LABEL, "failure-domain.beta.kubernetes.io/zone")
 VIRTUAL_NODE_TOLERATION = {"key": TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
-LIFECYCLE_ANNOTATIONS = (lifecycle.STARTUP_DELAY, lifecycle.EXIT_AFTER, lifecycle.EXIT_CODE)
 
 Body = Mapping[str, Any]
 Patch = list[dict[str, Any]]
@@ -256,19 +255,24 @@ def candidate_profiles(pod: Body, owners: Mapping[str, str]) -> list[str]:
 
 # ------------------------------------------------------------------------------------ pod validation
 def lifecycle_errors(pod: Body) -> list[DomainError]:
-    """Every problem of the ``eci.ask.dev/`` lifecycle annotations (``parse_lifecycle`` stops at one)."""
+    """Every problem of the ``eci.ask.dev/`` lifecycle annotations (``parse_lifecycle`` stops at one).
+
+    Each annotation is judged on its own (an exit code as if it had its exit-after), then the whole set
+    together, which adds what only combinations get wrong (an exit code without an exit-after).
+    """
     annotations = _strings(_meta(pod).get("annotations"))
-    present = {k: annotations[k] for k in LIFECYCLE_ANNOTATIONS if k in annotations}
+    present = {k: v for k, v in annotations.items() if k.startswith(lifecycle.PREFIX)}
+    probes: list[Mapping[str, str]] = []
+    for key, value in present.items():
+        probe: Mapping[str, str] = {key: value}
+        if key == lifecycle.EXIT_CODE:
+            probe = {key: value, lifecycle.EXIT_AFTER: "0"}
+        probes.append(probe)
+    probes.append(present)
     errors: list[DomainError] = []
-    probes: list[dict[str, str]] = [{k: v} for k, v in present.items() if k != lifecycle.EXIT_CODE]
-    if lifecycle.EXIT_CODE in present:
-        # Judge the code on its own first, then whether it has the exit-after it needs.
-        probes.append({lifecycle.EXIT_CODE: present[lifecycle.EXIT_CODE], lifecycle.EXIT_AFTER: "0"})
-        if lifecycle.EXIT_AFTER not in present:
-            probes.append({lifecycle.EXIT_CODE: present[lifecycle.EXIT_CODE]})
     for probe in probes:
         try:
-            lifecycle.parse_lifecycle({"metadata": {"annotations": probe}})
+            lifecycle.parse_lifecycle({"metadata": {"annotations": probe}, "spec": _spec(pod)})
         except DomainError as error:
             if error not in errors:
                 errors.append(error)

@@ -9,7 +9,8 @@ operation, no namespaceSelector or matchConditions), so the operator writes thes
   API server calls the operator only for pods meant for virtual nodes (the same signals as
   ``domain.admission.targets_virtual_nodes``). A second mutating webhook matches every pod of a namespace
   labelled ``alibabacloud.com/eci=true`` (CEL cannot see namespace labels).
-* ECIProfiles: CREATE and UPDATE of the main resource (not ``/status``), 10 s timeout.
+* ECIProfiles: CREATE and UPDATE of the main resource (not ``/status``), 10 s timeout; the same
+  ``eci.ask.dev/skip-admission=true`` opt-out (tests of the operator's own conflict handling use it).
 * failurePolicy ``Ignore`` everywhere: the cluster never depends on the operator being up. A pod that
   slips through while it is down still fails at binding with a ``ProviderFailed`` event, as before.
 
@@ -56,7 +57,7 @@ FOR_VIRTUAL_NODES = " || ".join(
         "has(object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution) && "
         f"{_REQUIRED}.nodeSelectorTerms.exists(term, has(term.matchExpressions) && "
         "term.matchExpressions.exists(e, e.key == 'type' && e.operator == 'In' && has(e.values) && "
-        "'virtual-kubelet' in e.values))",
+        "'virtual-kubelet' in e.values)))",
     ]
 )
 POD_MATCH_CONDITIONS = [
@@ -128,6 +129,7 @@ def validating_configuration(endpoint: Endpoint) -> dict[str, Any]:
             {
                 "name": "eciprofiles.validate.eci.ask.dev",
                 **_common(endpoint, VALIDATE_PROFILES, PROFILE_TIMEOUT_SECONDS),
+                "objectSelector": NOT_SKIPPED,
                 "rules": [
                     {
                         "apiGroups": [GROUP],

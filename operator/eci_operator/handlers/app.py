@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from eci_operator.domain.nodes import PROFILE_LABEL
 from eci_operator.domain.profiles import validate_profile
-from eci_operator.handlers import admission
+from eci_operator.handlers import admission, instruments
 from eci_operator.handlers.kubelet import KubeletServer
 from eci_operator.handlers.metrics import serve as serve_metrics
 from eci_operator.handlers.nodes import lease_loop, reconcile_nodes
@@ -28,7 +28,7 @@ from eci_operator.handlers.pods import adopt_recorded, reconcile_pod
 from eci_operator.handlers.state import NODES_KEY, ObjectCache, Settings, State, key_of
 from eci_operator.handlers.workqueue import WorkQueue
 from eci_operator.kube import paths
-from eci_operator.kube.client import KubeClient, bearer_token, load_configuration
+from eci_operator.kube.client import ApiError, KubeClient, bearer_token, load_configuration
 from eci_operator.kube.events import EventPoster
 from eci_operator.models.profile import ECIProfile
 from eci_operator.runtime.protocol import Key
@@ -51,10 +51,17 @@ class Operator:
 
     async def _process(self, key: Key) -> None:
         await self.state.synced.wait()
-        if key == NODES_KEY:
-            await reconcile_nodes(self.state)
-        else:
-            await reconcile_pod(self.state, key)
+        try:
+            if key == NODES_KEY:
+                await reconcile_nodes(self.state)
+            else:
+                await reconcile_pod(self.state, key)
+        except ApiError as exc:
+            instruments.RECONCILE_ERRORS.labels(f"api-{exc.status}").inc()
+            raise
+        except Exception as exc:
+            instruments.RECONCILE_ERRORS.labels(type(exc).__name__).inc()
+            raise
 
     def on_pod(self, body: dict[str, Any], deleted: bool) -> None:
         key = key_of(body)
@@ -128,6 +135,20 @@ class Operator:
         object created after the list was taken is never dropped.
         """
         client, state = self.state.client, self.state
+        listed = (await client.get(paths.profiles())).get("items", [])
+        names = {item["metadata"]["name"] for item in listed}
+        for item in listed:
+            known = state.profile_bodies.get(item["metadata"]["name"])
+            if known is None or known["metadata"].get("generation") != item["metadata"].get("generation"):
+                self.put_profile(item)
+                self.queue.add(NODES_KEY)
+        for name in [n for n in state.profile_bodies if n not in names]:
+            # deleted between our first list and Kopf's watch, or during a watch gap
+            state.profiles.pop(name, None)
+            state.profile_bodies.pop(name, None)
+            state.invalid_profiles.pop(name, None)
+            log.info("cache.missed_deletion", kind="ECIProfile", name=name)
+            self.queue.add(NODES_KEY)
         pods = await client.get(paths.pods(), fieldSelector="spec.nodeName!=")
         groups = await client.get(paths.container_groups())
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from eci_operator.handlers import instruments
 from eci_operator.kube import paths
 from eci_operator.kube.client import ApiError, KubeClient
 
@@ -120,6 +121,8 @@ class BillingRecorder:
                     continue  # somebody wrote the profile meanwhile: read again
                 raise
             self.recorded += len(charges)
+            for charge in charges:
+                instruments.COST_RECORDED.labels(profile, charge.namespace).inc(float(charge.cost))
             log.info("billing.recorded", profile=profile, groups=len(charges))
             return
         raise RuntimeError(f"could not record billing of ECIProfile {profile}: too many conflicts")

@@ -8,13 +8,17 @@ name).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 
 from prometheus_client import start_http_server
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from eci_operator.domain import pricing
+from eci_operator.domain.nodes import PROFILE_LABEL
 from eci_operator.handlers.state import State
 
 
@@ -47,19 +51,72 @@ class OperatorCollector(Collector):
         events.add_metric(["posted"], self.state.events.posted)
         events.add_metric(["dropped"], self.state.events.dropped)
         yield events
-        groups = GaugeMetricFamily(
-            "eci_operator_container_groups",
-            "ContainerGroups known to the runtime, by phase and zone",
-            labels=["phase", "zone"],
+        yield from self._groups()
+        yield from self._stock()
+        nodes = GaugeMetricFamily(
+            "eci_operator_virtual_nodes",
+            "Virtual nodes by profile and readiness",
+            labels=["profile", "ready"],
         )
         tally: Counter[tuple[str, str]] = Counter()
+        for node in self.state.nodes.items.values():
+            labels = (node.get("metadata") or {}).get("labels") or {}
+            is_ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (node.get("status") or {}).get("conditions") or []
+            )
+            tally[(labels.get(PROFILE_LABEL, ""), str(is_ready).lower())] += 1
+        for (profile, ready), n in sorted(tally.items()):
+            nodes.add_metric([profile, ready], n)
+        yield nodes
+
+    def _groups(self) -> Iterator[Metric]:
+        groups = GaugeMetricFamily(
+            "eci_operator_container_groups",
+            "ContainerGroups known to the runtime, by phase, zone and profile",
+            labels=["phase", "zone", "profile"],
+        )
+        live_cost = GaugeMetricFamily(
+            "eci_operator_live_cost_cny",
+            "Cost so far of the container groups not yet released, by namespace, in CNY",
+            labels=["namespace"],
+        )
+        tally: Counter[tuple[str, str, str]] = Counter()
+        costs: dict[str, Decimal] = {}
+        now = dt.datetime.now(dt.UTC)
         for key in self.state.runtime.list_keys():
             status = self.state.runtime.get(key)
-            if status is not None:
-                tally[(str(status.phase or ""), status.zone_id or "")] += 1
-        for (phase, zone), n in sorted(tally.items()):
-            groups.add_metric([phase, zone], n)
+            if status is None:
+                continue
+            group = self.state.groups.get(key) or {}
+            profile = str((group.get("spec") or {}).get("profile") or "")
+            tally[(str(status.phase or ""), status.zone_id or "", profile)] += 1
+            if status.price_per_second:
+                intervals = [(i.phase.value, i.start, i.end) for i in status.billed_intervals]
+                seconds = pricing.billed_seconds(intervals, now)
+                costs[key[0]] = costs.get(key[0], Decimal(0)) + Decimal(status.price_per_second) * seconds
+        for (phase, zone, profile), n in sorted(tally.items()):
+            groups.add_metric([phase, zone, profile], n)
+        for namespace, cost in sorted(costs.items()):
+            live_cost.add_metric([namespace], float(cost))
         yield groups
+        yield live_cost
+
+    def _stock(self) -> Iterator[Metric]:
+        stock = GaugeMetricFamily(
+            "eci_operator_stock_remaining",
+            "Instances each zone can still start, per stock entry (only specs with a limit)",
+            labels=["zone", "spec"],
+        )
+        available = GaugeMetricFamily("eci_operator_zone_available", "1 when the zone is up", labels=["zone"])
+        for served in self.state.served_zones.values():
+            zone = served["zone"]
+            report = self.state.runtime.zone_report(zone)
+            available.add_metric([zone], 1 if report.available else 0)
+            for spec, left in sorted(report.remaining.items()):
+                stock.add_metric([zone, spec], left)
+        yield stock
+        yield available
 
 
 def serve(state: State, queue: object, port: int, address: str = "0.0.0.0") -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 
 from eci_operator.domain import nodes as rules
+from eci_operator.handlers import instruments
 from eci_operator.handlers.state import Body, State
 from eci_operator.kube import paths
 from eci_operator.kube.client import ApiError
@@ -238,6 +239,12 @@ async def _write_profile_statuses(
 
 async def renew_lease(state: State, node: str, now: dt.datetime | None = None) -> None:
     now = now or _now()
+    with instruments.LEASE_LATENCY.time():
+        outcome = await _renew_lease(state, node, now)
+    instruments.LEASE_RENEWALS.labels(outcome).inc()
+
+
+async def _renew_lease(state: State, node: str, now: dt.datetime) -> str:
     path = paths.lease(rules.LEASE_NAMESPACE, node)
     try:
         await state.client.merge_patch(
@@ -262,6 +269,8 @@ async def renew_lease(state: State, node: str, now: dt.datetime | None = None) -
         except ApiError as exc2:
             if exc2.status != 409:
                 raise
+        return "created"
+    return "ok"
 
 
 async def lease_loop(state: State, paused: asyncio.Event | None = None) -> None:
@@ -272,5 +281,6 @@ async def lease_loop(state: State, paused: asyncio.Event | None = None) -> None:
                 try:
                     await renew_lease(state, key[1])
                 except Exception as exc:
+                    instruments.LEASE_RENEWALS.labels("failed").inc()
                     log.warning("lease.failed", node=key[1], error=repr(exc))
         await asyncio.sleep(state.settings.lease_renew_seconds)

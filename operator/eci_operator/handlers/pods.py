@@ -21,6 +21,7 @@ from eci_operator.domain.errors import DomainError
 from eci_operator.domain.lifecycle import Lifecycle, parse_lifecycle
 from eci_operator.domain.podstatus import desired_pod_status, pending_status, status_patch
 from eci_operator.domain.resolve import resolve, vswitches_for_zone
+from eci_operator.handlers import instruments
 from eci_operator.handlers.announce import INPUT_HASH, announce, check_edits, input_hash, pod_event
 from eci_operator.handlers.billing import Charge
 from eci_operator.handlers.state import Body, State
@@ -256,6 +257,25 @@ async def _sync(state: State, key: Key, pod: Body, group_body: Body) -> None:
     patch = status_patch(pod, desired, annotations)
     if patch is not None:
         await _patch_pod_status(state, key, pod, patch)
+        if _ready(desired) and not _ready(pod.get("status") or {}):
+            bound = _condition_time(pod, "PodScheduled") or _meta(pod).get("creationTimestamp")
+            if bound:
+                instruments.PROVISIONING.observe(max(0.0, (_now() - _parse(bound)).total_seconds()))
+
+
+def _ready(status: Mapping[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def _condition_time(pod: Mapping[str, Any], kind: str) -> str | None:
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == kind:
+            return c.get("lastTransitionTime")  # type: ignore[no-any-return]
+    return None
+
+
+def _parse(stamp: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 async def _write_group_status(state: State, key: Key, group_body: Body, status: ContainerGroupStatus) -> None:
@@ -304,6 +324,9 @@ async def _finish_deletion(state: State, key: Key, pod: Body, group: Body | None
             },
         )
         log.info("pod.deleted", pod=key[1], namespace=key[0], uid=uid)
+        requested = _meta(pod).get("deletionTimestamp")
+        if requested:
+            instruments.DELETION.observe(max(0.0, (_now() - _parse(requested)).total_seconds()))
     except ApiError as exc:
         if exc.status not in (404, 409):
             raise
