@@ -77,6 +77,16 @@ test-faults: $(STAMP) cluster-build
 	    $(BIN)/pytest tests/integration/faults -q || exit 1; \
 	done
 
+BENCH_SIZES ?= 1000,10000
+BENCH_RUNS ?= 3
+BENCH_SCENARIOS ?= bound,deployment
+## bench: scale benchmark vs KWOK (BENCH_SIZES=1000,10000 BENCH_RUNS=3); writes bench/SUMMARY.md, not in test
+.PHONY: bench
+bench: $(STAMP) cluster-build
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	@bash bench/build-kwok.sh
+	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES) --runs $(BENCH_RUNS) --scenarios $(BENCH_SCENARIOS)
+
 ## clean: stop the local cluster and remove .cluster/ data (keeps built binaries) and caches
 .PHONY: clean
 clean:

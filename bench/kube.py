@@ -11,6 +11,7 @@ is counted by (verb, resource) so that it can be subtracted from the API server'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import ssl
@@ -168,10 +169,8 @@ class PodTracker:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     @property
     def live(self) -> int:

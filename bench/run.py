@@ -24,7 +24,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -82,7 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep-cluster", action="store_true", default=bool(os.environ.get("ECI_KEEP_CLUSTER")))
     p.add_argument("--no-report", action="store_true", help="write the JSON files only")
     p.add_argument(
-        "--time-budget", type=float, default=float(os.environ.get("BENCH_TIME_BUDGET", "0")),
+        "--time-budget",
+        type=float,
+        default=float(os.environ.get("BENCH_TIME_BUDGET", "0")),
         help="seconds; skip measurements that would start after this much time (0: no limit)",
     )
     return p.parse_args(argv)
@@ -91,12 +92,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def install_crds(kubectl: Path, kubeconfig: Path) -> None:
     subprocess.run(
         [str(kubectl), f"--kubeconfig={kubeconfig}", "apply", "-f", str(REPO / "crds")],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     subprocess.run(
-        [str(kubectl), f"--kubeconfig={kubeconfig}", "wait", "--for=condition=Established",
-         "crd/eciprofiles.eci.ask.dev", "crd/containergroups.eci.ask.dev", "--timeout=60s"],
-        check=True, capture_output=True, text=True,
+        [
+            str(kubectl),
+            f"--kubeconfig={kubeconfig}",
+            "wait",
+            "--for=condition=Established",
+            "crd/eciprofiles.eci.ask.dev",
+            "crd/containergroups.eci.ask.dev",
+            "--timeout=60s",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
 
 
@@ -112,7 +124,9 @@ def plan(args: argparse.Namespace) -> list[tuple[str, int, int, str]]:
     return out
 
 
-async def bench(args: argparse.Namespace, kubeconfig: Path, bin_dir: Path, pids: dict[str, int]) -> list[Path]:
+async def bench(
+    args: argparse.Namespace, kubeconfig: Path, bin_dir: Path, pids: dict[str, int]
+) -> list[Path]:
     session = args.session or dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     args.results.mkdir(parents=True, exist_ok=True)
     log_dir = args.results / f"{session}-logs"
@@ -124,7 +138,8 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, bin_dir: Path, pids:
         "session": session,
         "host": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()},
         "versions": versions(),
-        "creation": f"harness aiohttp POSTs, {args.concurrency} in flight (bound); Deployment scale (deployment)",
+        "creation": f"harness aiohttp POSTs, {args.concurrency} in flight (bound); "
+        "Deployment scale 0 -> N (deployment)",
     }
     async with Api(kubeconfig, connections=args.concurrency + 8) as api:
         sides = {name: make_side(name, api, kubeconfig, bin_dir, log_dir) for name in {s for *_, s in steps}}
@@ -133,13 +148,20 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, bin_dir: Path, pids:
         for i, (scenario, n, run, side_name) in enumerate(steps, 1):
             elapsed = time.monotonic() - started
             if args.time_budget and elapsed > args.time_budget:
-                say(f"time budget of {args.time_budget:.0f}s spent: skipping the remaining {len(steps) - i + 1}")
+                left = len(steps) - i + 1
+                say(f"time budget of {args.time_budget:.0f}s spent: skipping the remaining {left}")
                 break
             label = f"{scenario} {n} {side_name} r{run}"
             say(f"({i}/{len(steps)}) {label}: starting (session {session}, {elapsed:.0f}s so far)")
             m = Measurement(
-                api, sides[side_name], scenario, n, label=label, components=pids,
-                concurrency=args.concurrency, say=say,
+                api,
+                sides[side_name],
+                scenario,
+                n,
+                label=label,
+                components=pids,
+                concurrency=args.concurrency,
+                say=say,
             )
             try:
                 figures = await m.run()
@@ -148,7 +170,12 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, bin_dir: Path, pids:
                 figures = {"error": repr(exc)}
             result = {
                 **meta_common,
-                "scenario": scenario, "n": n, "run": run, "side": side_name, "order": i, **figures,
+                "scenario": scenario,
+                "n": n,
+                "run": run,
+                "side": side_name,
+                "order": i,
+                **figures,
             }
             path = args.results / f"{session}-{scenario}-{n}-{side_name}-r{run}.json"
             path.write_text(json.dumps(result, indent=1))
@@ -158,7 +185,8 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, bin_dir: Path, pids:
                 say(
                     f"({i}/{len(steps)}) {label}: Ready {c['pods']}/{n} in {c['wall_s']:.2f}s "
                     f"(p50 {c['latency_s']['p50']:.2f}s p99 {c['latency_s']['p99']:.2f}s), "
-                    f"controller {c['controller']['cpu_s']:.1f} CPU-s peak {c['controller']['peak_rss_mb']:.0f} MB, "
+                    f"controller {c['controller']['cpu_s']:.1f} CPU-s "
+                    f"peak {c['controller']['peak_rss_mb']:.0f} MB, "
                     f"{c.get('own_writes_per_pod', c['apiserver_writes_per_pod'])} writes/pod; "
                     f"deleted in {d['wall_s']:.2f}s"
                 )
@@ -183,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         assert state is not None
         pids = {c.name: c.pid for c in state.components}
         install_crds(bin_dir / "kubectl", kubeconfig)
-        say(f"control plane at {root} (apiserver :{state.ports.apiserver}); plan: {len(plan(args))} measurements")
+        say(f"control plane at {root} (:{state.ports.apiserver}); plan: {len(plan(args))} measurements")
         written = asyncio.run(bench(args, kubeconfig, bin_dir, pids))
     finally:
         if not was_running and not args.keep_cluster:

@@ -100,7 +100,9 @@ class Measurement:
         await self._wait(lambda: self._has_default_sa(), 60, "default ServiceAccount")
         tracker = PodTracker(api, ns)
         result: dict[str, Any] = {"namespace": ns}
+        t_start = time.monotonic()
         await self.side.start(self.label)
+        result["controller_start_s"] = round(time.monotonic() - t_start, 2)
         try:
             await tracker.start()
             if self.scenario == "deployment":
@@ -192,9 +194,7 @@ class Measurement:
             "harness_requests": harness,
             "watch_events": tracker.events,
         }
-        figures["apiserver_writes_per_pod"] = _per_pod(
-            _writes(apiserver, WRITE_VERBS_APISERVER, harness), n
-        )
+        figures["apiserver_writes_per_pod"] = _per_pod(_writes(apiserver, WRITE_VERBS_APISERVER, harness), n)
         figures["apiserver_events_per_pod"] = round(
             sum(c for k, c in apiserver.items() if k.split()[0] == "POST" and k.split()[1] == "events") / n, 3
         )

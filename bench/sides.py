@@ -53,6 +53,7 @@ class Side:
         self.bin_dir = bin_dir
         self.log_dir = log_dir
         self.proc: subprocess.Popen[bytes] | None = None
+        self.profiler: subprocess.Popen[bytes] | None = None
 
     @property
     def pid(self) -> int:
@@ -69,13 +70,29 @@ class Side:
         """Pod spec fields that put a pod on this side's node."""
         raise NotImplementedError
 
-    async def start(self, tag: str) -> None:
+    def _spawn(self, tag: str) -> None:
         log = self.log_dir / f"{self.name}-{tag}.log"
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=subprocess.STDOUT)
         self.log = log
+        if os.environ.get("BENCH_PYSPY") and self.name == "ours":
+            # Profile the operator (py-spy from the bench extra): folded stacks next to its log.
+            pyspy = str(Path(sys.executable).parent / "py-spy")
+            folded = str(log.with_suffix(".folded"))
+            argv = [pyspy, "record", "--pid", str(self.proc.pid), "--rate", "200", "--format", "raw"]
+            self.profiler = subprocess.Popen(
+                [*argv, "--nonblocking", "-o", folded],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+
+    async def start(self, tag: str) -> None:
+        self._spawn(tag.replace(" ", "-"))
+        t0 = time.monotonic()
         await self._wait_started()
+        t1 = time.monotonic()
         await self.wait_node_ready()
+        self.started_s = (round(t1 - t0, 2), round(time.monotonic() - t1, 2))
 
     async def _wait_started(self) -> None:
         pass
@@ -89,6 +106,9 @@ class Side:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             await asyncio.to_thread(self.proc.wait, 10)
+        if self.profiler is not None:
+            await asyncio.to_thread(self.profiler.wait, 30)
+            self.profiler = None
 
     def alive(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -127,7 +147,8 @@ class Side:
         return False
 
     async def settle(self, *, quiet_cpu: float = 0.05, window: float = 0.5, timeout: float = 30) -> float:
-        """Wait until the controller has nothing queued and uses < ``quiet_cpu`` of a core; return the wait."""
+        """Wait until the controller has nothing queued and uses < ``quiet_cpu`` of a core; return the
+        time waited."""
         start = time.monotonic()
         last = proc_sample(self.pid).cpu_s
         while time.monotonic() - start < timeout:
@@ -253,6 +274,15 @@ class Kwok(Side):
             f"--server-address=127.0.0.1:{free_port()}",
             "--node-lease-duration-seconds=40",
         ]
+
+    async def _wait_started(self) -> None:
+        """KWOK logs its node lease sync once its controllers run."""
+        deadline = time.monotonic() + 60
+        while b"lease" not in self.log.read_bytes().lower():
+            self.alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError("kwok did not start its controllers within 60s")
+            await asyncio.sleep(0.2)
 
     def placement(self, scenario: str) -> dict[str, Any]:
         if scenario == "bound":

@@ -26,7 +26,7 @@ from eci_operator.handlers.metrics import serve as serve_metrics
 from eci_operator.handlers.nodes import lease_loop, reconcile_nodes
 from eci_operator.handlers.pods import adopt_recorded, reconcile_pod
 from eci_operator.handlers.state import NODES_KEY, ObjectCache, Settings, State, key_of
-from eci_operator.handlers.workqueue import WorkQueue
+from eci_operator.handlers.workqueue import NoDiffBase, WorkQueue
 from eci_operator.kube import paths
 from eci_operator.kube.client import ApiError, KubeClient, bearer_token, load_configuration
 from eci_operator.kube.events import EventPoster
@@ -224,6 +224,7 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.watching.label_selectors["nodes"] = PROFILE_LABEL
     settings.watching.server_timeout = 300
     settings.batching.batch_window = 0.01
+    settings.persistence.diffbase_storage = NoDiffBase()  # no on.create/update handlers: no diffs needed
     op_settings: Settings = getattr(memo, "settings", None) or Settings()
     client = await KubeClient.connect(getattr(memo, "kubeconfig", None))
     runtime = SimulatedRuntime()

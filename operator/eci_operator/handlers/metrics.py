@@ -89,8 +89,10 @@ class OperatorCollector(Collector):
             if status is None:
                 continue
             group = self.state.groups.get(key) or {}
-            profile = str((group.get("spec") or {}).get("profile") or "")
-            tally[(str(status.phase or ""), status.zone_id or "", profile)] += 1
+            spec = group.get("spec") or {}
+            profile = str(spec.get("profile") or "")
+            zone = status.zone_id or str(spec.get("zoneId") or "")  # a group waiting for stock: no placement
+            tally[(str(status.phase or ""), zone, profile)] += 1
             if status.price_per_second:
                 intervals = [(i.phase.value, i.start, i.end) for i in status.billed_intervals]
                 seconds = pricing.billed_seconds(intervals, now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -224,7 +225,16 @@ async def _write_profile_statuses(
             )
         )
         generation = (body.get("metadata") or {}).get("generation")
-        want = {"nodes": nodes, "conditions": conditions, "observedGeneration": generation}
+        billing = (old.get("billing") or {}).get("namespaces") or []
+        recorded = sum((Decimal(str(row.get("cost", "0"))) for row in billing), Decimal(0))
+        want = {
+            "nodes": nodes,
+            "conditions": conditions,
+            "observedGeneration": generation,
+            "readyNodes": f"{sum(1 for n in nodes if n['ready'])}/{len(nodes)}",
+            "pods": sum(pods_on(state, str(n["name"])) for n in nodes),
+            "cost": format(recorded.quantize(Decimal("0.01")), "f"),
+        }
         if all(old.get(k) == v for k, v in want.items()):
             continue
         try:

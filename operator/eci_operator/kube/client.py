@@ -14,6 +14,7 @@ import json
 import os
 import random
 import ssl
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -124,6 +125,9 @@ class KubeClient:
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=None),
         )
         self.max_retries = 5
+        # When the last request other than an Event started: Events yield to the operator's own work.
+        self.last_work = 0.0
+        self._default_timeout = aiohttp.ClientTimeout(total=30.0)
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None) -> KubeClient:
@@ -161,7 +165,10 @@ class KubeClient:
         """Send one request; retry 429/5xx and connection errors with jittered backoff (bounded)."""
         resource, named = _resource(path)
         verb = _verb(method, params, named)
+        if resource != "events":
+            self.last_work = time.monotonic()
         headers = await self._headers()
+        client_timeout = self._default_timeout if timeout == 30.0 else aiohttp.ClientTimeout(total=timeout)
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -175,7 +182,7 @@ class KubeClient:
                     params=params,
                     data=data,
                     headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=timeout),
+                    timeout=client_timeout,
                 ) as resp:
                     self.counts.add(verb, resource, resp.status)
                     raw = await resp.read()

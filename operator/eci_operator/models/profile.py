@@ -184,6 +184,9 @@ class ECIProfileStatus(KubeModel):
     conditions: list[Condition] = Field(default_factory=list)
     observed_generation: int | None = Field(default=None, ge=0)
     billing: Billing | None = None
+    ready_nodes: str | None = None
+    pods: int | None = Field(default=None, ge=0)
+    cost: str | None = Field(default=None, pattern=DECIMAL_PATTERN)
 
 
 class ECIProfile(KubeModel):
