@@ -19,68 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from eci_operator.devcluster import pki
+from eci_operator.devcluster.flags import apiserver_args, controller_manager_args, etcd_args, scheduler_args
+from eci_operator.devcluster.layout import BINARIES, CLIENT_BURST, CLIENT_QPS, Layout, Ports
 from eci_operator.devcluster.processes import ClusterError, Recorded, alive, port_in_use, start, stop, tail
-
-BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
-# Client QPS for controller-manager and scheduler: their defaults (20/30 and 50/100) throttle scale tests.
-CLIENT_QPS, CLIENT_BURST = 1000, 2000
-SERVICE_CIDR = "10.96.0.0/16"
-
-
-@dataclass(frozen=True)
-class Ports:
-    etcd: int = 23790
-    etcd_peer: int = 23800
-    apiserver: int = 6443
-    controller_manager: int = 10257
-    scheduler: int = 10259
-
-    @classmethod
-    def from_env(cls) -> Ports:
-        """``ECI_CLUSTER_APISERVER_PORT`` etc. move a port, e.g. when a kind cluster already holds 6443."""
-        values = {}
-        for name in cls.__dataclass_fields__:
-            raw = os.environ.get(f"ECI_CLUSTER_{name.upper()}_PORT")
-            if raw:
-                values[name] = int(raw)
-        return cls(**values)
-
-
-@dataclass
-class Layout:
-    """Where everything lives under ``.cluster/`` (gitignored)."""
-
-    root: Path
-
-    @property
-    def bin(self) -> Path:
-        return self.root / "bin"
-
-    @property
-    def pki(self) -> Path:
-        return self.root / "pki"
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def state_file(self) -> Path:
-        return self.root / "state" / "controlplane.json"
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.root / "kubeconfig"
-
-    def binary(self, name: str) -> Path:
-        return self.bin / name
-
-    def log(self, name: str) -> Path:
-        return self.logs / f"{name}.log"
 
 
 @dataclass
@@ -163,12 +104,12 @@ class ControlPlane:
         state = State(ports)
         started = time.monotonic()
         try:
-            self._start(state, "etcd", self._etcd_args(ports))
+            self._start(state, "etcd", etcd_args(self.layout, ports))
             self._wait(state, "etcd", lambda: self._etcd_healthy(ports.etcd), timeout)
-            self._start(state, "kube-apiserver", self._apiserver_args(ports))
+            self._start(state, "kube-apiserver", apiserver_args(self.layout, ports))
             self._wait(state, "kube-apiserver", lambda: self._ready(ports.apiserver, "/readyz"), timeout)
-            self._start(state, "kube-controller-manager", self._controller_manager_args(ports))
-            self._start(state, "kube-scheduler", self._scheduler_args(ports))
+            self._start(state, "kube-controller-manager", controller_manager_args(self.layout, ports))
+            self._start(state, "kube-scheduler", scheduler_args(self.layout, ports))
             self._wait(
                 state,
                 "kube-controller-manager",
@@ -191,11 +132,11 @@ class ControlPlane:
         if state is None:
             raise ClusterError("control plane not running (no state file)")
         args = {
-            "etcd": self._etcd_args,
-            "kube-apiserver": self._apiserver_args,
-            "kube-controller-manager": self._controller_manager_args,
-            "kube-scheduler": self._scheduler_args,
-        }[name](state.ports)
+            "etcd": etcd_args,
+            "kube-apiserver": apiserver_args,
+            "kube-controller-manager": controller_manager_args,
+            "kube-scheduler": scheduler_args,
+        }[name](self.layout, state.ports)
         old = next(c for c in state.components if c.name == name)
         stop(old)
         state.components = [c for c in state.components if c.name != name]
@@ -339,91 +280,3 @@ class ControlPlane:
             "leaderElection": {"leaderElect": False},
         }
         (self.layout.pki / "scheduler-config.json").write_text(json.dumps(sched_config, indent=2))
-
-    # --------------------------------------------------------------------------------------------- arguments
-    def _etcd_args(self, p: Ports) -> list[str]:
-        return [
-            "--name=eci-local",
-            f"--data-dir={self.layout.data / 'etcd'}",
-            f"--listen-client-urls=http://127.0.0.1:{p.etcd}",
-            f"--advertise-client-urls=http://127.0.0.1:{p.etcd}",
-            f"--listen-peer-urls=http://127.0.0.1:{p.etcd_peer}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{p.etcd_peer}",
-            f"--initial-cluster=eci-local=http://127.0.0.1:{p.etcd_peer}",
-            "--listen-metrics-urls=",
-            # A throw-away local cluster: durability is not worth an fsync per write.
-            "--unsafe-no-fsync=true",
-            "--quota-backend-bytes=8589934592",
-            "--log-level=warn",
-        ]
-
-    def _apiserver_args(self, p: Ports) -> list[str]:
-        d = self.layout.pki
-        return [
-            f"--etcd-servers=http://127.0.0.1:{p.etcd}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            # A loopback advertise address is refused by the endpoint reconciler; nothing here needs it.
-            "--endpoint-reconciler-type=none",
-            f"--secure-port={p.apiserver}",
-            f"--tls-cert-file={d / 'apiserver.crt'}",
-            f"--tls-private-key-file={d / 'apiserver.key'}",
-            f"--client-ca-file={d / 'ca.crt'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={d / 'sa.pub'}",
-            f"--service-account-signing-key-file={d / 'sa.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--authorization-mode=RBAC",
-            "--allow-privileged=true",
-            # kubectl logs/exec on virtual nodes: the apiserver calls the operator's kubelet endpoint.
-            f"--kubelet-client-certificate={d / 'apiserver-kubelet-client.crt'}",
-            f"--kubelet-client-key={d / 'apiserver-kubelet-client.key'}",
-            "--kubelet-preferred-address-types=InternalIP,Hostname",
-            # Scale tests: more requests in flight than the defaults (400/200).
-            "--max-requests-inflight=2000",
-            "--max-mutating-requests-inflight=1000",
-            "--profiling=false",
-            "--v=1",
-        ]
-
-    def _controller_manager_args(self, p: Ports) -> list[str]:
-        d = self.layout.pki
-        kubeconfig = d / "controller-manager.kubeconfig"
-        return [
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={p.controller_manager}",
-            f"--tls-cert-file={d / 'controller-manager-serving.crt'}",
-            f"--tls-private-key-file={d / 'controller-manager-serving.key'}",
-            f"--service-account-private-key-file={d / 'sa.key'}",
-            f"--root-ca-file={d / 'ca.crt'}",
-            f"--cluster-signing-cert-file={d / 'ca.crt'}",
-            f"--cluster-signing-key-file={d / 'ca.key'}",
-            "--use-service-account-credentials=true",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--leader-elect=false",
-            f"--kube-api-qps={CLIENT_QPS}",
-            f"--kube-api-burst={CLIENT_BURST}",
-            "--concurrent-replicaset-syncs=20",
-            "--concurrent-deployment-syncs=10",
-            "--concurrent-job-syncs=10",
-            "--profiling=false",
-            "--v=1",
-        ]
-
-    def _scheduler_args(self, p: Ports) -> list[str]:
-        d = self.layout.pki
-        kubeconfig = d / "scheduler.kubeconfig"
-        return [
-            f"--config={d / 'scheduler-config.json'}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={p.scheduler}",
-            f"--tls-cert-file={d / 'scheduler-serving.crt'}",
-            f"--tls-private-key-file={d / 'scheduler-serving.key'}",
-            "--profiling=false",
-            "--v=1",
-        ]
