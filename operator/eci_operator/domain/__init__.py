@@ -18,12 +18,14 @@ from eci_operator.domain.errors import DomainError, DomainErrors, from_validatio
 from eci_operator.domain.pods import PodFacts, PodSize, read_pod
 from eci_operator.domain.profiles import load_profile, validate_profile
 from eci_operator.domain.quantity import cpu_cores, memory_gib, parse_quantity
-from eci_operator.domain.resolve import (
+from eci_operator.domain.resolution import (
     Resolution,
     SpotSettings,
     annotation_source,
-    resolve,
     selector_source,
+)
+from eci_operator.domain.resolve import (
+    resolve,
     validate_pod,
     vswitches_for_zone,
 )
