@@ -9,6 +9,7 @@ import pytest
 from builders import PROFILE, make_pod, make_profile
 
 from eci_operator.domain import admission as adm
+from eci_operator.domain import pod_mutation as mutation
 from eci_operator.domain import webhooks
 from eci_operator.models import ECIProfile, ECIProfileSpec
 
@@ -268,7 +269,7 @@ def test_the_profiles_own_faults_are_not_the_pods(profiles: dict[str, ECIProfile
 
 # -------------------------------------------------------------------------------------- pod mutation
 def _patch(body: dict[str, Any], profiles: dict[str, ECIProfileSpec], **kw: Any) -> list[dict[str, Any]]:
-    return adm.pod_patch(
+    return mutation.pod_patch(
         body,
         namespace_labels=kw.get("ns_labels", {}),
         eci_namespace=kw.get("eci_namespace", False),

@@ -12,7 +12,7 @@ and the profiles the operator already caches, and never does I/O. It decides:
   zone availability) are never judged here: ECI decides those when the instance is created;
 * the JSON patch that puts ``alibabacloud.com/eci: "true"`` pods on virtual nodes, pins a pod with
   ``eci-vswitch`` to those vSwitches' zones, and makes the serving profile's selector effects visible
-  (``pod_patch``; never overwriting what the pod has);
+  (``pod_mutation.pod_patch``; never overwriting what the pod has);
 * what is wrong with an ECIProfile beyond its schema (``validate_profile_admission``): everything
   ``domain.profiles`` finds, label syntax in selectors, zones another profile claims, and selector
   effects that can never take effect because an earlier, broader selector sets the same key.
@@ -20,14 +20,13 @@ and the profiles the operator already caches, and never does I/O. It decides:
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from eci_operator.domain import annotations as ann
 from eci_operator.domain import lifecycle
-from eci_operator.domain.bodies import Body, Patch
+from eci_operator.domain.bodies import Body
 from eci_operator.domain.bodies import list_of as _list
 from eci_operator.domain.bodies import meta_of as _meta
 from eci_operator.domain.bodies import spec_of as _spec
@@ -48,7 +47,6 @@ from eci_operator.domain.profile_admission import (
 )
 from eci_operator.domain.profiles import validate_profile
 from eci_operator.domain.resolve import resolve, validate_pod
-from eci_operator.domain.selectors import apply_selectors
 from eci_operator.models import ECIProfileSpec
 
 ECI_LABEL = "alibabacloud.com/eci"  # on a pod or its namespace: "true" sends the pod to virtual nodes
@@ -347,130 +345,6 @@ def validate_pod_admission(
 def denial(subject: str, messages: Iterable[str]) -> str:
     """One line per problem, each naming the object: ``pod ns/name: <field>: <value> is not valid: ...``."""
     return "\n".join(f"{subject}: {m}" for m in messages)
-
-
-# -------------------------------------------------------------------------------------- pod mutation
-def _add_zone_requirement(pod: dict[str, Any], zones: list[str]) -> None:
-    """AND ``topology.kubernetes.io/zone In zones`` into every required node-affinity term."""
-    expr = {"key": ZONE_LABEL, "operator": "In", "values": zones}
-    spec: dict[str, Any] = pod.setdefault("spec", {})
-    found = spec.get("affinity")
-    affinity: dict[str, Any] = found if isinstance(found, dict) else {}
-    spec["affinity"] = affinity
-    node_affinity: dict[str, Any] = affinity.setdefault("nodeAffinity", {})
-    required = node_affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
-    terms = required.get("nodeSelectorTerms")
-    if not isinstance(terms, list) or not terms:
-        required["nodeSelectorTerms"] = [{"matchExpressions": [expr]}]
-        return
-    for term in terms:
-        if not isinstance(term, dict):
-            continue
-        exprs = term.setdefault("matchExpressions", [])
-        if isinstance(exprs, list) and expr not in exprs:
-            exprs.append(dict(expr))
-
-
-def _vswitch_zones(vswitch_ids: Sequence[str], profiles: Iterable[ECIProfileSpec]) -> list[str]:
-    zone_of: dict[str, str] = {}
-    for profile in profiles:
-        for vswitch in profile.vswitches:
-            zone_of.setdefault(vswitch.id, vswitch.zone_id)
-    return list(dict.fromkeys(zone_of[v] for v in vswitch_ids if v in zone_of))
-
-
-def mutate_pod(
-    pod: Body,
-    *,
-    namespace_labels: Mapping[str, str],
-    eci_namespace: bool,
-    profiles: Mapping[str, ECIProfileSpec],
-    owners: Mapping[str, str],
-) -> dict[str, Any]:
-    """The pod as admission leaves it (a new dict; see the module doc for what is added).
-
-    ``eci_namespace``: the API server matched the pod's namespace on ``alibabacloud.com/eci=true`` (so
-    the operator's namespace cache, which may lag by a moment, is not needed for that decision).
-    """
-    out: dict[str, Any] = copy.deepcopy(dict(pod))
-    meta = out.setdefault("metadata", {})
-    spec = out.setdefault("spec", {})
-    labels = _strings(meta.get("labels"))
-    ns_labels = dict(namespace_labels)
-    if eci_namespace:
-        ns_labels[ECI_LABEL] = "true"
-    if eci_requested(labels, ns_labels) and not is_daemonset_pod(out):
-        tolerations = _list(spec.get("tolerations"))
-        if not any(isinstance(t, Mapping) and t.get("key") == TAINT_KEY for t in tolerations):
-            spec["tolerations"] = [*tolerations, dict(VIRTUAL_NODE_TOLERATION)]
-        selector = spec.get("nodeSelector") if isinstance(spec.get("nodeSelector"), dict) else {}
-        if VIRTUAL_NODE_TYPE[0] not in selector:
-            spec["nodeSelector"] = {**selector, VIRTUAL_NODE_TYPE[0]: VIRTUAL_NODE_TYPE[1]}
-    if not targets_virtual_nodes(out, namespace_labels=ns_labels):
-        return out
-    names = [n for n in candidate_profiles(out, owners) if n in profiles]
-    if len(names) == 1:
-        effects = apply_selectors(
-            profiles[names[0]].selectors,
-            namespace_labels=ns_labels,
-            pod_labels=labels,
-            pod_annotations=_strings(meta.get("annotations")),
-        )
-        if effects.labels:
-            meta["labels"] = {**labels, **effects.labels}
-        added = dict(effects.annotations)
-        if effects.matched and (added or effects.labels):
-            added.setdefault(SELECTORS_ANNOTATION, ",".join(effects.matched))
-        if added:
-            meta["annotations"] = {**added, **_strings(meta.get("annotations"))}
-    raw = _strings(meta.get("annotations")).get(ann.VSWITCH)
-    if raw is not None and not spec.get("nodeName"):
-        try:
-            ids = ann.parse_vswitch_ids(raw)
-        except DomainError:
-            ids = ()  # refused by the validating webhook, which says why
-        pool = [profiles[n] for n in names] or list(profiles.values())
-        zones = _vswitch_zones(ids, pool)
-        if zones:
-            _add_zone_requirement(out, zones)
-    return out
-
-
-PATCHED_PATHS = (
-    ("metadata", "labels"),
-    ("metadata", "annotations"),
-    ("spec", "tolerations"),
-    ("spec", "nodeSelector"),
-    ("spec", "affinity"),
-)
-
-
-def json_patch(before: Body, after: Body) -> Patch:
-    """RFC 6902 ``add`` operations (add replaces) for the parts ``mutate_pod`` may change."""
-    ops: Patch = []
-    for parent, child in PATCHED_PATHS:
-        old = (before.get(parent) or {}).get(child)
-        new = (after.get(parent) or {}).get(child)
-        if new is not None and new != old:
-            if parent not in before:
-                ops.append({"op": "add", "path": f"/{parent}", "value": {}})
-            ops.append({"op": "add", "path": f"/{parent}/{child}", "value": new})
-    return ops
-
-
-def pod_patch(
-    pod: Body,
-    *,
-    namespace_labels: Mapping[str, str],
-    eci_namespace: bool,
-    profiles: Mapping[str, ECIProfileSpec],
-    owners: Mapping[str, str],
-) -> Patch:
-    """The JSON patch of the mutating webhook (empty when nothing is added)."""
-    after = mutate_pod(
-        pod, namespace_labels=namespace_labels, eci_namespace=eci_namespace, profiles=profiles, owners=owners
-    )
-    return json_patch(pod, after)
 
 
 __all__ = ["key_problem", "validate_profile_admission", "value_problem", "zone_owners"]

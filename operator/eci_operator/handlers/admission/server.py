@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 
 from eci_operator.domain import admission as rules
+from eci_operator.domain import pod_mutation as mutation
 from eci_operator.domain import webhooks
 from eci_operator.domain.nodes import PROFILE_LABEL, ZONE_LABEL
 from eci_operator.handlers.state import State
@@ -147,7 +148,7 @@ class AdmissionServer:
 
     async def mutate_pod(self, req: Mapping[str, Any], *, eci_namespace: bool = False) -> dict[str, Any]:
         pod, namespace = self._pod(req)
-        patch = rules.pod_patch(
+        patch = mutation.pod_patch(
             pod,
             namespace_labels=self.state.namespace_labels.get(namespace, {}),
             eci_namespace=eci_namespace,
