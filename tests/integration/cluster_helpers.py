@@ -36,3 +36,33 @@ def virtual_pod(name: str, **extra: Any) -> dict[str, Any]:
             **extra,
         },
     }
+
+
+def virtual_deployment(
+    name: str,
+    replicas: int,
+    *,
+    annotations: dict[str, str] | None = None,
+    node_selector: dict[str, str] | None = None,
+    containers: list[dict[str, Any]] | None = None,
+    **pod_spec: Any,
+) -> dict[str, Any]:
+    """A Deployment whose pods are meant for virtual nodes (label ``app=<name>``)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}, "annotations": annotations or {}},
+                "spec": {
+                    "nodeSelector": node_selector or {"type": "virtual-kubelet"},
+                    "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}],
+                    "containers": containers or [{"name": "app", "image": "nginx"}],
+                    **pod_spec,
+                },
+            },
+        },
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from cluster_helpers import ANN, GROUP, VERSION, node_ready, virtual_pod, zone_of
+from cluster_helpers import ANN, GROUP, VERSION, node_ready, virtual_deployment, virtual_pod, zone_of
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
@@ -21,23 +21,10 @@ def deployment(
     node_selector: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     resources = {"requests": {"cpu": cpu}} if cpu else {}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}, "annotations": annotations or {}},
-                "spec": {
-                    "nodeSelector": node_selector or {"type": "virtual-kubelet"},
-                    "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}],
-                    "containers": [{"name": "app", "image": "nginx:1.27", "resources": resources}],
-                },
-            },
-        },
-    }
+    app = [{"name": "app", "image": "nginx:1.27", "resources": resources}]
+    return virtual_deployment(
+        name, replicas, annotations=annotations, node_selector=node_selector, containers=app
+    )
 
 
 async def running_pods(core: client.CoreV1Api, namespace: str, app: str) -> list[Any]:

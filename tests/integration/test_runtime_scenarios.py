@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cluster_helpers import ANN, GROUP, VERSION, node_ready, virtual_pod, zone_of
+from cluster_helpers import ANN, GROUP, VERSION, node_ready, virtual_deployment, virtual_pod, zone_of
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
@@ -20,23 +20,8 @@ MERGE = "application/merge-patch+json"
 def deployment(
     name: str, replicas: int, *, annotations: dict[str, str] | None = None, **spec: Any
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}, "annotations": annotations or {}},
-                "spec": {
-                    "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}],
-                    "containers": [{"name": "app", "image": "nginx"}],
-                    **spec,
-                },
-            },
-        },
-    }
+    selector = spec.pop("nodeSelector", None)
+    return virtual_deployment(name, replicas, annotations=annotations, node_selector=selector, **spec)
 
 
 async def patch_simulation(api: ApiClient, profile: dict[str, Any], simulation: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_helpers import virtual_pod, zone_of
+from cluster_helpers import virtual_deployment, virtual_pod, zone_of
 from fault_helper import ANNOTATION_PODS, FAULT_PODS, invariants_hold, record_fault
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
@@ -24,23 +24,8 @@ REPO = Path(__file__).resolve().parents[3]
 def deployment(
     name: str, replicas: int, zone: str, annotations: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}, "annotations": annotations or {}},
-                "spec": {
-                    "nodeSelector": {"topology.kubernetes.io/zone": zone},
-                    "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}],
-                    "containers": [{"name": "app", "image": "nginx"}],
-                },
-            },
-        },
-    }
+    zone_selector = {"topology.kubernetes.io/zone": zone}
+    return virtual_deployment(name, replicas, annotations=annotations, node_selector=zone_selector)
 
 
 async def count(api: ApiClient, namespace: str, phase: str | None = None) -> int:
