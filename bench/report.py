@@ -1,9 +1,9 @@
-"""Turn one session's result files into the tables of ``bench/SUMMARY.md`` and ``bench/ready-over-time.png``.
+"""Turn result files (default: the latest session) into bench/SUMMARY.md tables and the Ready plot.
 
 Per scenario and size: the median of each side's runs with min-max, and the ratio ours/KWOK of the
 medians. The generated part of SUMMARY.md sits between two markers; the text around them (how to read
 the figures, the profile, what bounds the wall time) is written by hand and kept. The plot shows pods
-Ready over time for the largest size, one panel per scenario, every run of both sides (medians bold).
+Ready over time, one panel per scenario and size, every run of both sides (the median run bold).
 
     .venv/bin/python bench/report.py [bench/results/<session>-*.json ...]   # default: the latest session
 """
@@ -78,11 +78,11 @@ def load(paths: list[Path]) -> list[dict[str, Any]]:
 
 
 def latest_session(results: Path) -> list[Path]:
-    files = sorted(results.glob("*.json"))
+    """The files of the session that wrote the newest file."""
+    files = sorted(results.glob("*.json"), key=lambda f: f.stat().st_mtime)
     if not files:
         return []
-    sessions = sorted({json.loads(f.read_text()).get("session", "") for f in files})
-    last = sessions[-1]
+    last = json.loads(files[-1].read_text()).get("session")
     return [f for f in files if json.loads(f.read_text()).get("session") == last]
 
 
@@ -105,7 +105,7 @@ def tables(results: list[dict[str, Any]]) -> str:
     sessions = ", ".join(f"`{s}`" for s in sorted({r.get("session", "?") for r in results}))
     meta = results[0] if results else {}
     out.append(
-        f"Session {sessions}: {meta.get('host', {}).get('cpus', '?')} CPUs, Kubernetes "
+        f"Sessions {sessions}: {meta.get('host', {}).get('cpus', '?')} CPUs, Kubernetes "
         f"{meta.get('versions', {}).get('KUBERNETES_VERSION', '?')}, etcd "
         f"{meta.get('versions', {}).get('ETCD_VERSION', '?')}, KWOK "
         f"{meta.get('versions', {}).get('KWOK_VERSION', '?')}. Pods created by: {meta.get('creation', '?')}. "
@@ -171,11 +171,10 @@ def plot(results: list[dict[str, Any]]) -> bool:
     ok = [r for r in results if "create" in r and r["create"].get("curve")]
     if not ok:
         return False
-    n = max(r["n"] for r in ok)
-    scenarios = sorted({r["scenario"] for r in ok if r["n"] == n}, key=lambda s: s != "bound")
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(6 * len(scenarios), 4.2), squeeze=False)
+    panels = sorted({(r["scenario"], r["n"]) for r in ok}, key=lambda p: (p[1], p[0] != "bound"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
     colors = {"ours": "tab:blue", "kwok": "tab:orange"}
-    for ax, scenario in zip(axes[0], scenarios, strict=True):
+    for ax, (scenario, n) in zip(axes[0], panels, strict=True):
         for side in SIDES:
             runs = [r for r in ok if r["n"] == n and r["scenario"] == scenario and r["side"] == side]
             if not runs:
