@@ -48,3 +48,8 @@ async def test_three_writes_per_pod_on_the_happy_path(
     assert delta("patch", "pods/status") == N
     assert delta("patch", "pods") == 0
     assert delta("update", "pods") == 0
+
+    # One Event per pod on the happy path, and never a false "annotation edited" warning caused by the
+    # operator's own write-back of eci-vswitch / eci-security-group.
+    events = (await core.list_namespaced_event(namespace)).items
+    assert not [e for e in events if e.reason == "AnnotationIgnored"]

@@ -53,7 +53,8 @@ async def test_zone_outage_moves_a_deployment_to_the_other_zone(
             {
                 "maxSkew": 1,
                 "topologyKey": "topology.kubernetes.io/zone",
-                "whenUnsatisfiable": "ScheduleAnyway",
+                "whenUnsatisfiable": "DoNotSchedule",
+                "nodeTaintsPolicy": "Honor",  # a zone tainted by an outage is no spread domain
                 "labelSelector": {"matchLabels": {"app": "ha"}},
             }
         ],

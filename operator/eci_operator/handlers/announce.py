@@ -30,10 +30,12 @@ WRITE_BACK = frozenset(
         "eci-instance-mem",
         "eci-instance-zone",
         "eci-request-id",
+        # Inputs that ECI also writes back (the one vSwitch and security group it used): the write-back
+        # would look like an edit, so edits of these two are not reported (our rule, see README).
+        "eci-vswitch",
+        "eci-security-group",
     )
 )
-# eci-vswitch and eci-security-group are inputs and also written back: the hash recorded at creation covers
-# what the pod had then, and the write-back keeps them when they were given, so only a user's edit differs.
 WARNING_REASONS = {
     "NoStock": "NoStock",
     "SpotToBeReleased": "SpotToBeReleased",

@@ -36,6 +36,7 @@ from eci_operator.runtime.simulated import SimulatedRuntime
 
 log = structlog.get_logger("eci_operator.app")
 registry = kopf.OperatorRegistry()
+RELIST_BUSY_THRESHOLD = 200  # keys in the queue above which a periodic relist waits for the next round
 GROUP, VERSION = "eci.ask.dev", "v1alpha1"
 
 
@@ -68,6 +69,7 @@ class Operator:
         node = (body.get("spec") or {}).get("nodeName")
         if deleted:
             self.state.pods.drop(key, str(body.get("metadata", {}).get("uid")))
+            self.state.warned_edits.discard(key)
             if node and ("", node) in self.state.nodes.items:
                 self.queue.add(key)
                 if node not in self.state.served_zones:
@@ -179,6 +181,9 @@ class Operator:
         NotReady blip, cleans orphans."""
         while True:
             await asyncio.sleep(self.state.settings.resync_seconds)
+            if len(self.queue) > RELIST_BUSY_THRESHOLD:
+                log.info("resync.deferred", queued=len(self.queue))  # a burst is under way: look next time
+                continue
             try:
                 await self.relist()
             except Exception as exc:
@@ -320,6 +325,9 @@ async def group_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
     key = key_of(body)
     if event["type"] == "DELETED":
         op.state.groups.drop(key, str(body["metadata"].get("uid")))
+        # The group is gone for good: forget what was remembered about it (bounded memory).
+        op.state.billed.discard(str(body["metadata"].get("uid")))
+        op.state.deleted_pods.pop(str((body.get("spec") or {}).get("podUid")), None)
         pod = op.state.pods.get(key)
         if pod is not None and pod["metadata"].get("uid") == body.get("spec", {}).get("podUid"):
             op.queue.add(key)  # deleted by hand while its pod lives: the pod's reconcile decides

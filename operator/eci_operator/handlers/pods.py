@@ -324,20 +324,26 @@ async def _finish_deletion(state: State, key: Key, pod: Body, group: Body | None
             },
         )
         log.info("pod.deleted", pod=key[1], namespace=key[0], uid=uid)
+        state.deleted_pods[str(uid)] = _now()
         requested = _meta(pod).get("deletionTimestamp")
         if requested:
             instruments.DELETION.observe(max(0.0, (_now() - _parse(requested)).total_seconds()))
     except ApiError as exc:
         if exc.status not in (404, 409):
             raise
-    if group is not None:
-        await _delete_group(state, key, group)
+    # The ContainerGroup goes with its pod: the garbage collector deletes it (owner reference with uid), so
+    # no second DELETE here; an orphan left by a missing collector is removed by the resync (_forget).
 
 
 async def _forget(state: State, key: Key, group: Body | None) -> None:
     await _release(state, key, group)
-    if group is not None:
-        await _delete_group(state, key, group)
+    if group is None:
+        return
+    finished = state.deleted_pods.get(str((group.get("spec") or {}).get("podUid")))
+    grace = dt.timedelta(seconds=state.settings.orphan_grace_seconds)
+    if finished is not None and _now() - finished < grace:
+        return  # we just deleted its pod: the garbage collector is deleting it; the resync checks later
+    await _delete_group(state, key, group)
 
 
 async def _release(state: State, key: Key, group_body: Body | None) -> ContainerGroupStatus | None:

@@ -57,6 +57,8 @@ class ObjectCache:
         self.items: dict[Key, Body] = {}
 
     def put(self, key: Key, body: Body) -> None:
+        # managedFields are a third of a pod's size and nothing here reads them.
+        (body.get("metadata") or {}).pop("managedFields", None)
         old = self.items.get(key)
         if old is not None and _rv(old) > _rv(body) and _uid(old) == _uid(body):
             return
@@ -107,6 +109,7 @@ class State:
     serve_kubelet_ports: Callable[[set[int]], Awaitable[None]] | None = None
     billing: BillingRecorder = field(init=False)
     billed: set[str] = field(default_factory=set)  # uids of groups whose cost is on the bill already
+    deleted_pods: dict[str, dt.datetime] = field(default_factory=dict)  # pod uid -> when we finished it
 
     def __post_init__(self) -> None:
         self.billing = BillingRecorder(self.client)
