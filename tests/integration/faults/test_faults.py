@@ -130,9 +130,9 @@ async def proxied_operator(
     proxied = OperatorProcess(str(proxy.kubeconfig), str(tmp_path / "proxied.log"))
     proxied.env["ECI_RESYNC_SECONDS"] = "5"
     synced = proxied.synced_count()
-    proxied.start(wait=False)  # the proxy runs on this event loop: wait without blocking it
-    await wait_for(lambda: proxied.synced_count() > synced, 60, what="the proxied operator to sync")
     try:
+        proxied.start(wait=False)  # the proxy runs on this event loop: wait without blocking it
+        await wait_for(lambda: proxied.synced_count() > synced, 60, what="the proxied operator to sync")
         yield proxy, proxied
     finally:
         code = proxied.stop()
