@@ -146,3 +146,13 @@ def test_pending_with_reason() -> None:
     status = pending_status(pod(), "DaemonSetNotSupported", "not on ECI", T0)
     assert status["phase"] == "Pending"
     assert status["conditions"][1]["reason"] == "DaemonSetNotSupported"
+
+
+def test_a_stale_reason_or_message_is_cleared_once() -> None:
+    status, annotations = desired_pod_status(pod(), running(), T0)
+    written = pod({**status, "message": "left by someone else"}, annotations)
+    patch = status_patch(written, *desired_pod_status(written, running(), T1))
+    assert patch is not None
+    assert patch["status"]["message"] is None
+    cleared = pod({k: v for k, v in patch["status"].items() if v is not None}, annotations)
+    assert status_patch(cleared, *desired_pod_status(cleared, running(), T1)) is None

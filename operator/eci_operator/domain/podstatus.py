@@ -255,15 +255,17 @@ def status_patch(
     have = pod.get("status") or {}
     have_ann = (pod.get("metadata") or {}).get("annotations") or {}
     changed = any(
-        _normal(have.get(k)) != _normal(status.get(k)) for k in _COMPARED if k in status or k in ("reason",)
+        _normal(have.get(k)) != _normal(status.get(k))
+        for k in _COMPARED
+        if k in status or k in ("reason", "message")  # a stale reason is cleared
     )
     missing_ann = {k: v for k, v in annotations.items() if have_ann.get(k) != v}
     if not changed and not missing_ann:
         return None
     patch: dict[str, Any] = {"status": dict(status)}
-    if "reason" not in status and "reason" in have:
-        patch["status"]["reason"] = None
-        patch["status"]["message"] = None
+    for stale in ("reason", "message"):
+        if stale not in status and stale in have:
+            patch["status"][stale] = None
     if missing_ann:
         patch["metadata"] = {"annotations": missing_ann}
     return patch

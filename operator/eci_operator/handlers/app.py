@@ -26,7 +26,7 @@ from eci_operator.handlers.metrics import serve as serve_metrics
 from eci_operator.handlers.nodes import lease_loop, reconcile_nodes
 from eci_operator.handlers.pods import adopt_recorded, reconcile_pod
 from eci_operator.handlers.state import NODES_KEY, ObjectCache, Settings, State, key_of
-from eci_operator.handlers.workqueue import NoDiffBase, WorkQueue
+from eci_operator.handlers.workqueue import WorkQueue
 from eci_operator.kube import paths
 from eci_operator.kube.client import ApiError, KubeClient, bearer_token, load_configuration
 from eci_operator.kube.events import EventPoster
@@ -40,6 +40,25 @@ RELIST_BUSY_THRESHOLD = 200  # keys in the queue above which a periodic relist w
 GROUP, VERSION = "eci.ask.dev", "v1alpha1"
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """Kopf's diff base for an operator with ``@kopf.on.event`` handlers only: an empty essence.
+
+    Kopf builds an object's "essence" (a deep copy of the body without status and most metadata) for every
+    watch event, to detect changes for ``on.create/update`` handlers; this operator has none, so the copy
+    is never used. Under the benchmark it was ~10% of the operator's CPU (py-spy, 500 pods): building
+    nothing and storing nothing leaves every event handler as it was.
+    """
+
+    def build(self, *, body: Any, extra_fields: Any = None) -> Any:
+        return {}
+
+    def fetch(self, *, body: Any) -> Any:
+        return None
+
+    def store(self, *, body: Any, patch: Any, essence: Any) -> None:
+        return None
+
+
 class Operator:
     """What one running operator holds (kept in Kopf's memo as ``memo.operator``)."""
 
@@ -47,7 +66,6 @@ class Operator:
         self.state = state
         self.queue: WorkQueue[Key] = WorkQueue(self._process, workers=state.settings.workers)
         self.tasks: list[asyncio.Task[None]] = []
-        self.lease_paused = asyncio.Event()
         self.kubelet: KubeletServer | None = None
 
     async def _process(self, key: Key) -> None:
@@ -249,7 +267,7 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         serve_metrics(state, op.queue, op_settings.metrics_port, op_settings.metrics_address)
     memo.admission = await admission.start(state)  # registered before any virtual node reports Ready
     await op.initial_sync()
-    op.tasks.append(asyncio.create_task(lease_loop(state, op.lease_paused), name="eci-leases"))
+    op.tasks.append(asyncio.create_task(lease_loop(state), name="eci-leases"))
     op.tasks.append(asyncio.create_task(op.resync_loop(), name="eci-resync"))
     log.info("operator.started", workers=op_settings.workers, address=op_settings.node_address)
 

@@ -283,14 +283,13 @@ async def _renew_lease(state: State, node: str, now: dt.datetime) -> str:
     return "ok"
 
 
-async def lease_loop(state: State, paused: asyncio.Event | None = None) -> None:
+async def lease_loop(state: State) -> None:
     """Renew every node's Lease about every 10 s (40 s duration), forever; one failure is not fatal."""
     while True:
-        if paused is None or not paused.is_set():
-            for key in list(state.nodes.items):
-                try:
-                    await renew_lease(state, key[1])
-                except Exception as exc:
-                    instruments.LEASE_RENEWALS.labels("failed").inc()
-                    log.warning("lease.failed", node=key[1], error=repr(exc))
+        for key in list(state.nodes.items):
+            try:
+                await renew_lease(state, key[1])
+            except Exception as exc:
+                instruments.LEASE_RENEWALS.labels("failed").inc()
+                log.warning("lease.failed", node=key[1], error=repr(exc))
         await asyncio.sleep(state.settings.lease_renew_seconds)

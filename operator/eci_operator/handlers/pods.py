@@ -141,7 +141,7 @@ async def _create_group(state: State, key: Key, pod: Body, node_body: Body) -> B
         )
         await _write_group_status(state, key, created, status)
         state.events.post(pod_event(pod, "ProviderFailed", message, warning=True))
-        return None if state.groups.get(key) is None else state.groups.get(key)
+        return state.groups.get(key)  # the failure record: _sync reflects it into the pod
     return created
 
 

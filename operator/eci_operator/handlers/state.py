@@ -121,8 +121,3 @@ class State:
         if self.exhausted_zones.get(zone_id, False) != exhausted:
             self.exhausted_zones[zone_id] = exhausted
             self.wake_nodes()
-
-    def our_node(self, name: str | None) -> bool:
-        return (bool(name) and name in self.served_zones) or (
-            name is not None and (self.nodes.get(("", name)) is not None)
-        )

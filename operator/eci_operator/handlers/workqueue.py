@@ -3,8 +3,6 @@
 Watch events only say "look at this key again"; a key is processed by one worker at a time, a key added
 while it is being processed is processed once more afterwards, and a key queued many times is processed
 once. Failures are retried with exponential backoff (capped), so one bad object never blocks the others.
-
-``NoDiffBase`` belongs to the feeding side of the queue: Kopf's per-object event processing.
 """
 
 from __future__ import annotations
@@ -12,32 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-import kopf
 import structlog
 
 K = TypeVar("K", bound=Hashable)
 log = structlog.get_logger("eci_operator.queue")
-
-
-class NoDiffBase(kopf.DiffBaseStorage):
-    """Kopf's diff base for an operator with ``@kopf.on.event`` handlers only: an empty essence.
-
-    Kopf builds an object's "essence" (a deep copy of the body without status and most metadata) for every
-    watch event, to detect changes for ``on.create/update`` handlers; this operator has none, so the copy
-    is never used. Under the benchmark it was ~10% of the operator's CPU (py-spy, 500 pods): building
-    nothing and storing nothing leaves every event handler as it was.
-    """
-
-    def build(self, *, body: Any, extra_fields: Any = None) -> Any:
-        return {}
-
-    def fetch(self, *, body: Any) -> Any:
-        return None
-
-    def store(self, *, body: Any, patch: Any, essence: Any) -> None:
-        return None
 
 
 class WorkQueue(Generic[K]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from eci_operator.domain.lifecycle import Lifecycle
@@ -30,7 +30,6 @@ class GroupRequest:
     vswitches: tuple[VSwitch, ...]
     lifecycle: Lifecycle
     seed: int = 0
-    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> Key:
