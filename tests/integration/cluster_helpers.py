@@ -12,8 +12,21 @@ ANN = "k8s.aliyun.com/"
 
 
 async def node_ready(api: ApiClient, name: str) -> bool:
+    """Ready as the scheduler sees it: condition Ready=True, a Lease, and no node.kubernetes.io/* taint.
+
+    A new Node carries `node.kubernetes.io/not-ready:NoSchedule` (the API server's TaintNodesByCondition
+    admission) until the node-lifecycle controller has seen it Ready; a test that spreads pods over zones
+    must wait for that too, or the scheduler counts fewer domains than the test expects.
+    """
     node = await client.CoreV1Api(api).read_node(name)
-    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+    if not any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or []):
+        return False
+    if any(t.key.startswith("node.kubernetes.io/") for t in node.spec.taints or []):
+        return False
+    leases = await client.CoordinationV1Api(api).list_namespaced_lease(
+        "kube-node-lease", field_selector=f"metadata.name={name}"
+    )
+    return bool(leases.items)
 
 
 def zone_of(profile: dict[str, Any], index: int = 0) -> str:

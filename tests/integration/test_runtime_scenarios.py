@@ -45,8 +45,9 @@ async def test_zone_outage_moves_a_deployment_to_the_other_zone(
 ) -> None:
     profile = await make_profile(zones=2)
     zone_a, zone_b = zone_of(profile, 0), zone_of(profile, 1)
-    node_a = f"virtual-kubelet-{zone_a}"
+    node_a, node_b = f"virtual-kubelet-{zone_a}", f"virtual-kubelet-{zone_b}"
     await wait_for(lambda: node_ready(api, node_a), 30, what="node a Ready")
+    await wait_for(lambda: node_ready(api, node_b), 30, what="node b Ready")
     spread = {
         "nodeSelector": {"eci.ask.dev/profile": profile["metadata"]["name"]},
         "topologySpreadConstraints": [

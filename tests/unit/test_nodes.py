@@ -63,7 +63,8 @@ def test_node_body_has_the_ask_labels_taint_and_endpoints() -> None:
     status = body["status"]
     assert status["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 10250}}
     assert status["addresses"][0] == {"type": "InternalIP", "address": "127.0.0.1"}
-    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert "conditions" not in status  # Ready comes with the first status write, after the Lease
+    conditions = {c["type"]: c["status"] for c in rules.node_status(view(), "")["conditions"]}
     assert conditions["Ready"] == "True"
     assert {conditions[k] for k in ("MemoryPressure", "DiskPressure", "PIDPressure")} == {"False"}
 
@@ -79,6 +80,7 @@ def test_untainted_profile_and_unavailable_zone() -> None:
 def test_spec_patch_keeps_foreign_taints_and_only_fixes_drift() -> None:
     v = view()
     node = rules.node_body(v, "")
+    assert rules.node_needs_status(v, node)  # registered without conditions: Ready is still to be written
     assert rules.node_spec_patch(v, node) is None
     foreign = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
     node["spec"]["taints"].append(foreign)

@@ -192,13 +192,19 @@ def node_labels(view: NodeView) -> dict[str, str]:
 
 
 def node_body(view: NodeView, now: str) -> dict[str, Any]:
-    """The whole Node to create (status included: the API server keeps it on create)."""
+    """The Node to register: everything but its conditions (the API server keeps status on create).
+
+    Like a kubelet, the node reports Ready only after its Lease exists: the conditions come with the first
+    status write, which follows the Lease's creation, so nobody sees a Ready node without a Lease.
+    """
+    status = node_status(view, now)
+    status.pop("conditions")
     return {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": node_name(view.zone_id), "labels": node_labels(view)},
         "spec": {"taints": node_taints(view), "unschedulable": view.cordoned},
-        "status": node_status(view, now),
+        "status": status,
     }
 
 
