@@ -1,8 +1,11 @@
-"""The Kopf wiring: watch events feed the caches and the work queue; start-up and clean-up.
+"""The wiring: watch events feed the caches and the work queue; start-up and clean-up.
 
-Only ``@kopf.on.event`` handlers are used: they write nothing by themselves (no progress annotations, no
-finalizers), so every write the operator makes is one of its own, counted and deliberate. Pods are watched
-server-side filtered to bound pods (``spec.nodeName!=``), nodes to the ones carrying our profile label.
+Kopf runs the operator and watches the few, slow-changing kinds: profiles, nodes (server-side filtered to
+the ones carrying our profile label) and namespaces, with ``@kopf.on.event`` handlers only: they write
+nothing by themselves (no progress annotations, no finalizers), so every write the operator makes is one
+of its own, counted and deliberate. Pods (server-side filtered to bound ones, ``spec.nodeName!=``) and
+ContainerGroups, two to four events per pod, are watched by ``kube.watch.Informer``: the same list-then-
+watch, at a fraction of Kopf's CPU per event (README, "Architecture").
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
 from typing import Any, cast
 
 import kopf
@@ -25,11 +27,12 @@ from eci_operator.handlers.kubelet import KubeletServer
 from eci_operator.handlers.metrics import serve as serve_metrics
 from eci_operator.handlers.nodes import lease_loop, reconcile_nodes
 from eci_operator.handlers.pods import adopt_recorded, reconcile_pod
-from eci_operator.handlers.state import NODES_KEY, ObjectCache, Settings, State, key_of
+from eci_operator.handlers.state import NODES_KEY, Settings, State, key_of
 from eci_operator.handlers.workqueue import WorkQueue
 from eci_operator.kube import paths
 from eci_operator.kube.client import ApiError, KubeClient, bearer_token, load_configuration
 from eci_operator.kube.events import EventPoster
+from eci_operator.kube.watch import Informer
 from eci_operator.models.profile import ECIProfile
 from eci_operator.runtime.protocol import Key
 from eci_operator.runtime.simulated import SimulatedRuntime
@@ -67,6 +70,22 @@ class Operator:
         self.queue: WorkQueue[Key] = WorkQueue(self._process, workers=state.settings.workers)
         self.tasks: list[asyncio.Task[None]] = []
         self.kubelet: KubeletServer | None = None
+        client = state.client
+        self.pod_informer = Informer(
+            client,
+            "Pod",
+            paths.pods(),
+            params={"fieldSelector": "spec.nodeName!="},
+            on_event=lambda kind, body: self.on_pod(body, deleted=kind == "DELETED"),
+            on_list=lambda items, rv: self.on_listing("Pod", items, rv),
+        )
+        self.group_informer = Informer(
+            client,
+            "ContainerGroup",
+            paths.container_groups(),
+            on_event=self.on_group,
+            on_list=lambda items, rv: self.on_listing("ContainerGroup", items, rv),
+        )
 
     async def _process(self, key: Key) -> None:
         await self.state.synced.wait()
@@ -98,6 +117,42 @@ class Operator:
         self.state.pods.put(key, body)
         self.queue.add(key)
 
+    def on_group(self, kind: str, body: dict[str, Any]) -> None:
+        key = key_of(body)
+        state = self.state
+        if kind == "DELETED":
+            state.groups.drop(key, str(body["metadata"].get("uid")))
+            # The group is gone for good: forget what was remembered about it (bounded memory).
+            state.billed.discard(str(body["metadata"].get("uid")))
+            state.deleted_pods.pop(str((body.get("spec") or {}).get("podUid")), None)
+            pod = state.pods.get(key)
+            if pod is not None and pod["metadata"].get("uid") == body.get("spec", {}).get("podUid"):
+                self.queue.add(key)  # deleted by hand while its pod lives: the pod's reconcile decides
+            return
+        state.groups.put(key, body)
+        if state.pods.get(key) is None:
+            self.queue.add(key)
+
+    def on_listing(self, kind: str, items: list[dict[str, Any]], list_rv: int) -> None:
+        """A fresh list of pods or groups: take every item, and drop what the list no longer has.
+
+        An object absent from the list is dropped only if the cache's copy is older than the list, so an
+        object created after the list was taken is never dropped.
+        """
+        cache = self.state.pods if kind == "Pod" else self.state.groups
+        seen = set()
+        for item in items:
+            seen.add(key_of(item))
+            if kind == "Pod":
+                self.on_pod(item, deleted=False)
+            else:
+                self.on_group("ADDED", item)
+        for key, body in list(cache.items.items()):
+            if key not in seen and int(body.get("metadata", {}).get("resourceVersion") or 0) <= list_rv:
+                cache.drop(key)
+                self.queue.add(key)
+                log.info("cache.missed_deletion", kind=kind, namespace=key[0], name=key[1])
+
     async def initial_sync(self) -> None:
         """Fill the caches before any reconcile, so nothing is decided on a partial view."""
         client, state = self.state.client, self.state
@@ -107,10 +162,8 @@ class Operator:
             state.nodes.put(key_of(item), item)
         for item in (await client.get(paths.namespaces())).get("items", []):
             state.namespace_labels[item["metadata"]["name"]] = item["metadata"].get("labels") or {}
-        for item in (await client.get(paths.container_groups())).get("items", []):
-            state.groups.put(key_of(item), item)
-        for item in (await client.get(paths.pods(), fieldSelector="spec.nodeName!=")).get("items", []):
-            self.on_pod(item, deleted=False)
+        await self.group_informer.list()
+        await self.pod_informer.list()
         adopted = await adopt_recorded(state)
         self.queue.add(NODES_KEY)
         for key in list(state.groups.items):
@@ -148,14 +201,14 @@ class Operator:
         self.state.profile_bodies[name] = body
         self.state.runtime.configure(profile.spec)  # zones, stock: outages fail groups, waiting ones retry
 
-    async def relist(self) -> None:
-        """List pods and groups again and drop what the watches missed (e.g. deletions during a 410 gap).
+    async def relist_profiles(self) -> None:
+        """List profiles again: heals a profile deleted between the first list and Kopf's watch.
 
-        An object absent from the list is dropped only if the cache's copy is older than the list, so an
-        object created after the list was taken is never dropped.
+        Pods and groups need no such pass: their informers watch from their own list's resourceVersion and
+        list again after a 410, dropping what disappeared meanwhile (``on_listing``).
         """
-        client, state = self.state.client, self.state
-        listed = (await client.get(paths.profiles())).get("items", [])
+        state = self.state
+        listed = (await state.client.get(paths.profiles())).get("items", [])
         names = {item["metadata"]["name"] for item in listed}
         for item in listed:
             known = state.profile_bodies.get(item["metadata"]["name"])
@@ -163,47 +216,21 @@ class Operator:
                 self.put_profile(item)
                 self.queue.add(NODES_KEY)
         for name in [n for n in state.profile_bodies if n not in names]:
-            # deleted between our first list and Kopf's watch, or during a watch gap
             state.profiles.pop(name, None)
             state.profile_bodies.pop(name, None)
             state.invalid_profiles.pop(name, None)
             log.info("cache.missed_deletion", kind="ECIProfile", name=name)
             self.queue.add(NODES_KEY)
-        pods = await client.get(paths.pods(), fieldSelector="spec.nodeName!=")
-        groups = await client.get(paths.container_groups())
-
-        def put_pod(item: dict[str, Any]) -> None:
-            self.on_pod(item, deleted=False)
-
-        def put_group(item: dict[str, Any]) -> None:
-            state.groups.put(key_of(item), item)
-
-        listings: list[tuple[str, dict[str, Any], ObjectCache, Callable[[dict[str, Any]], None]]] = [
-            ("Pod", pods, state.pods, put_pod),
-            ("ContainerGroup", groups, state.groups, put_group),
-        ]
-        for kind, listing, cache, on_item in listings:
-            seen = set()
-            for item in listing.get("items", []):
-                seen.add(key_of(item))
-                on_item(item)
-            list_rv = int((listing.get("metadata") or {}).get("resourceVersion") or 0)
-            for key, body in list(cache.items.items()):
-                if key not in seen and int(body.get("metadata", {}).get("resourceVersion") or 0) <= list_rv:
-                    cache.drop(key)
-                    self.queue.add(key)
-                    log.info("cache.missed_deletion", kind=kind, namespace=key[0], name=key[1])
 
     async def resync_loop(self) -> None:
-        """Periodically look at everything again: heals missed watch events, re-asserts status after a
-        NotReady blip, cleans orphans."""
+        """Periodically look at everything again: re-asserts status after a NotReady blip, cleans orphans."""
         while True:
             await asyncio.sleep(self.state.settings.resync_seconds)
             if len(self.queue) > RELIST_BUSY_THRESHOLD:
                 log.info("resync.deferred", queued=len(self.queue))  # a burst is under way: look next time
                 continue
             try:
-                await self.relist()
+                await self.relist_profiles()
             except Exception as exc:
                 log.warning("resync.failed", error=repr(exc))
             self.queue.add(NODES_KEY)
@@ -267,6 +294,8 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         serve_metrics(state, op.queue, op_settings.metrics_port, op_settings.metrics_address)
     memo.admission = await admission.start(state)  # registered before any virtual node reports Ready
     await op.initial_sync()
+    op.tasks.append(asyncio.create_task(op.pod_informer.run(), name="eci-watch-pods"))
+    op.tasks.append(asyncio.create_task(op.group_informer.run(), name="eci-watch-groups"))
     op.tasks.append(asyncio.create_task(lease_loop(state), name="eci-leases"))
     op.tasks.append(asyncio.create_task(op.resync_loop(), name="eci-resync"))
     log.info("operator.started", workers=op_settings.workers, address=op_settings.node_address)
@@ -334,27 +363,3 @@ async def namespace_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
         op.state.namespace_labels.pop(meta["name"], None)
     else:
         op.state.namespace_labels[meta["name"]] = dict(meta.get("labels") or {})
-
-
-@kopf.on.event(GROUP, VERSION, "containergroups", registry=registry)
-async def group_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
-    op = _operator(memo)
-    body = cast(dict[str, Any], event["object"])
-    key = key_of(body)
-    if event["type"] == "DELETED":
-        op.state.groups.drop(key, str(body["metadata"].get("uid")))
-        # The group is gone for good: forget what was remembered about it (bounded memory).
-        op.state.billed.discard(str(body["metadata"].get("uid")))
-        op.state.deleted_pods.pop(str((body.get("spec") or {}).get("podUid")), None)
-        pod = op.state.pods.get(key)
-        if pod is not None and pod["metadata"].get("uid") == body.get("spec", {}).get("podUid"):
-            op.queue.add(key)  # deleted by hand while its pod lives: the pod's reconcile decides
-        return
-    op.state.groups.put(key, body)
-    if op.state.pods.get(key) is None:
-        op.queue.add(key)
-
-
-@kopf.on.event("pods", registry=registry)
-async def pod_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
-    _operator(memo).on_pod(cast(dict[str, Any], event["object"]), deleted=event["type"] == "DELETED")

@@ -16,7 +16,7 @@ import random
 import ssl
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,6 +208,40 @@ class KubeClient:
                 await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
                 delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def watch(
+        self, path: str, params: Mapping[str, str], read_timeout: float
+    ) -> AsyncIterator[dict[str, Any]]:
+        """One watch stream: yield its events (decoded JSON lines) until the server ends it.
+
+        No retries here: the caller (``kube.watch.Informer``) decides whether to resume or to re-list.
+        A line may be longer than aiohttp's ``readline`` limit (a pod with large annotations), so the
+        stream is split into lines by hand.
+        """
+        resource, _ = _resource(path)
+        query = {**params, "watch": "true"}
+        headers = await self._headers()
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout)
+        async with self._session.get(
+            self.host + path, params=query, headers=headers, timeout=timeout
+        ) as resp:
+            self.counts.add("watch", resource, resp.status)
+            if resp.status >= 400:
+                raw = await resp.read()
+                try:
+                    payload = json.loads(raw) if raw else {}
+                except ValueError:
+                    payload = {"message": raw.decode(errors="replace").strip()}
+                raise ApiError(resp.status, resp.reason or "", payload if isinstance(payload, dict) else {})
+            pending = b""
+            async for chunk in resp.content.iter_any():
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+            if pending.strip():
+                yield json.loads(pending)
 
     async def get(self, path: str, **params: str) -> dict[str, Any]:
         return await self.request("GET", path, params=params or None)
