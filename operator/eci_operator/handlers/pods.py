@@ -331,6 +331,7 @@ async def _finish_deletion(state: State, key: Key, pod: Body, group: Body | None
     except ApiError as exc:
         if exc.status not in (404, 409):
             raise
+    state.pods.drop(key, str(uid))  # gone (or replaced): never taken back from a late answer
     # The ContainerGroup goes with its pod: the garbage collector deletes it (owner reference with uid), so
     # no second DELETE here; an orphan left by a missing collector is removed by the resync (_forget).
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,23 +52,40 @@ def _rv(body: Mapping[str, Any]) -> int:
 
 
 class ObjectCache:
-    """Latest known body per key; never goes back to an older resourceVersion."""
+    """Latest known body per key; never goes back to an older resourceVersion, never revives the dead.
 
-    def __init__(self) -> None:
+    A write's answer can arrive after the watch has already delivered the object's deletion (the object
+    was deleted by someone else, e.g. by the operator's previous incarnation, right after the write).
+    Putting that answer would bring back an object that no longer exists, and nothing would ever remove it
+    again: so the uids of dropped objects are remembered (the most recent ``tombstones`` of them) and a body
+    with such a uid is ignored. A uid is never reused, so this can only refuse stale bodies.
+    """
+
+    def __init__(self, tombstones: int = 20_000) -> None:
         self.items: dict[Key, Body] = {}
+        self._gone: OrderedDict[str, None] = OrderedDict()
+        self._tombstones = tombstones
 
     def put(self, key: Key, body: Body) -> None:
         # managedFields are a third of a pod's size and nothing here reads them.
         (body.get("metadata") or {}).pop("managedFields", None)
+        if _uid(body) in self._gone:
+            return
         old = self.items.get(key)
         if old is not None and _rv(old) > _rv(body) and _uid(old) == _uid(body):
             return
         self.items[key] = body
 
     def drop(self, key: Key, uid: str | None = None) -> None:
+        """The object ``uid`` (by default, the one cached under ``key``) is gone for good."""
         old = self.items.get(key)
-        if old is not None and (uid is None or _uid(old) == uid):
-            del self.items[key]
+        gone = uid if uid is not None else (_uid(old) if old is not None else "")
+        if gone:
+            self._gone[gone] = None
+            while len(self._gone) > self._tombstones:
+                self._gone.popitem(last=False)
+        if old is not None and (uid is None or _uid(old) == gone):
+            self.items.pop(key, None)
 
     def get(self, key: Key) -> Body | None:
         return self.items.get(key)

@@ -1,4 +1,4 @@
-"""The informer loop (kube.watch): resume from the last resourceVersion, re-list after a 410, keep going.
+"""The informer loop (kube.watch) and the object cache it feeds: resume, re-list after a 410, no revivals.
 
 The client here is a scripted stand-in for ``KubeClient`` (lists and watch streams played back in order);
 the integration and fault suites run the same loop against the real API server and a fault proxy.
@@ -110,3 +110,22 @@ async def test_other_failures_are_retried_from_the_same_resource_version() -> No
     assert lists == [([], 10)]  # never listed again: nothing was lost
     assert events == [("ADDED", "a")]
     assert client.watched_from == ["10", "10", "10", "10", "12"]
+
+
+def test_the_cache_never_revives_a_dropped_object() -> None:
+    from eci_operator.handlers.state import ObjectCache
+
+    cache = ObjectCache(tombstones=2)
+    pod = {"metadata": {"uid": "u1", "resourceVersion": "5"}}
+    cache.put(("ns", "p"), pod)
+    cache.drop(("ns", "p"), "u1")  # the watch delivered its deletion ...
+    cache.put(("ns", "p"), {"metadata": {"uid": "u1", "resourceVersion": "4"}})  # ... then a write's answer
+    assert cache.get(("ns", "p")) is None
+    cache.put(("ns", "p"), {"metadata": {"uid": "u2", "resourceVersion": "9"}})  # a new pod of that name
+    cache.drop(("ns", "p"), "u1")  # a late deletion of the old one leaves the new one alone
+    assert cache.get(("ns", "p")) == {"metadata": {"uid": "u2", "resourceVersion": "9"}}
+    cache.drop(("ns", "p"))  # dropped without a uid: whatever is cached there is gone
+    assert cache.get(("ns", "p")) is None
+    cache.drop(("ns", "x"), "u3")  # only the last two tombstones are kept: u1 is forgotten
+    cache.put(("ns", "p"), {"metadata": {"uid": "u1", "resourceVersion": "4"}})
+    assert cache.get(("ns", "p")) is not None
