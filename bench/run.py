@@ -96,20 +96,21 @@ def install_crds(kubectl: Path, kubeconfig: Path) -> None:
         capture_output=True,
         text=True,
     )
-    subprocess.run(
-        [
-            str(kubectl),
-            f"--kubeconfig={kubeconfig}",
-            "wait",
-            "--for=condition=Established",
-            "crd/eciprofiles.eci.ask.dev",
-            "crd/containergroups.eci.ask.dev",
-            "--timeout=60s",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    wait = [
+        str(kubectl),
+        f"--kubeconfig={kubeconfig}",
+        "wait",
+        "--for=condition=Established",
+        "crd/eciprofiles.eci.ask.dev",
+        "crd/containergroups.eci.ask.dev",
+        "--timeout=60s",
+    ]
+    # kubectl wait fails at once while a new CRD has no conditions yet: try again for up to ~60 s.
+    deadline = time.monotonic() + 60
+    while subprocess.run(wait, capture_output=True, text=True).returncode != 0:
+        if time.monotonic() > deadline:
+            subprocess.run(wait, check=True, capture_output=True, text=True)
+        time.sleep(1)
 
 
 def plan(args: argparse.Namespace) -> list[tuple[str, int, int, str]]:

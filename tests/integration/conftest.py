@@ -23,10 +23,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def crds(kubectl: Any) -> None:
+async def crds(kubectl: Any, api: ApiClient) -> None:
     kubectl("apply", "-f", str(REPO / "crds"))
+    extensions = client.ApiextensionsV1Api(api)
+
+    async def established(name: str) -> bool:
+        # (not `kubectl wait --for=condition=Established`: it fails at once while a new CRD has no
+        # conditions yet, instead of waiting)
+        crd = await extensions.read_custom_resource_definition(name)
+        return any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or [])
+
     for name in ("eciprofiles.eci.ask.dev", "containergroups.eci.ask.dev"):
-        kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+        await wait_for(lambda n=name: established(n), 60, what=f"CRD {name} Established")
 
 
 @pytest.fixture(scope="session")
