@@ -19,7 +19,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from eci_operator.devcluster import pki
-from eci_operator.devcluster.flags import apiserver_args, controller_manager_args, etcd_args, scheduler_args
+from eci_operator.devcluster.flags import (
+    apiserver_args,
+    component_env,
+    controller_manager_args,
+    etcd_args,
+    scheduler_args,
+)
 from eci_operator.devcluster.layout import BINARIES, CLIENT_BURST, CLIENT_QPS, Layout, Ports
 from eci_operator.devcluster.processes import ClusterError, Recorded, alive, port_in_use, start, stop, tail
 
@@ -157,7 +163,7 @@ class ControlPlane:
         self.layout.state_file.unlink(missing_ok=True)
 
     def _start(self, state: State, name: str, args: list[str]) -> None:
-        rec = start(name, [str(self.layout.binary(name)), *args], self.layout.log(name))
+        rec = start(name, [str(self.layout.binary(name)), *args], self.layout.log(name), component_env(name))
         state.components.append(rec)
         state.save(self.layout.state_file)
 

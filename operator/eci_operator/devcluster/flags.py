@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 from eci_operator.devcluster.layout import CLIENT_BURST, CLIENT_QPS, SERVICE_CIDR, Layout, Ports
+
+# Under a burst of writes, Go's garbage collector is about a quarter of the API server's CPU (pprof at
+# 1,000 pods, bench/SUMMARY.md): collect less often (GOGC 400 instead of 100), with a soft memory limit
+# that keeps the heap bounded all the same. A GOGC or GOMEMLIMIT in the environment wins.
+GO_RUNTIME = {"GOGC": "400", "GOMEMLIMIT": "4GiB"}
+
+
+def component_env(name: str) -> dict[str, str]:
+    """Extra environment for one component: the Go runtime settings for the API server and etcd."""
+    if name not in ("kube-apiserver", "etcd"):
+        return {}
+    return {k: os.environ.get(k, v) for k, v in GO_RUNTIME.items()}
 
 
 def etcd_args(layout: Layout, p: Ports) -> list[str]:
@@ -47,7 +61,8 @@ def apiserver_args(layout: Layout, p: Ports) -> list[str]:
         # Scale tests: more requests in flight than the defaults (400/200).
         "--max-requests-inflight=2000",
         "--max-mutating-requests-inflight=1000",
-        "--profiling=false",
+        # /debug/pprof for the benchmark's investigations (README, "Benchmark"); off by default.
+        f"--profiling={'true' if os.environ.get('ECI_CLUSTER_PROFILING') else 'false'}",
         "--v=1",
     ]
 

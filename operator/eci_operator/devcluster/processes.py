@@ -14,7 +14,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +43,7 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
-def start(name: str, argv: Sequence[str], log: Path) -> Recorded:
+def start(name: str, argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> Recorded:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         out.write(f"\n--- starting {name}: {' '.join(argv)}\n".encode())
@@ -55,6 +55,7 @@ def start(name: str, argv: Sequence[str], log: Path) -> Recorded:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            env={**os.environ, **env} if env else None,
         )
     return Recorded(name=name, pid=proc.pid, executable=str(argv[0]), log=str(log))
 
