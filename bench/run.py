@@ -7,7 +7,7 @@ into ``bench/SUMMARY.md`` and ``bench/ready-over-time.png``.
 
 The control plane is brought up through ``eci_operator.devcluster.controlplane.ControlPlane`` at
 ``$ECI_CLUSTER_DIR`` (its ports from ``ECI_CLUSTER_*_PORT``), by default at ``.cluster/bench/`` with ports
-of its own (etcd 33790/33800, apiserver 16443, controller-manager 30257, scheduler 30259), so it never
+of its own (etcd 24790/24800, apiserver 16443, controller-manager 30257, scheduler 30259), so it never
 meets ``make run``'s or ``make test``'s cluster. Its ``bin/`` is a symlink to ``.cluster/bin``. A control
 plane the harness started is stopped at the end (``--keep-cluster`` or ``ECI_KEEP_CLUSTER=1`` keeps it).
 """
@@ -34,8 +34,8 @@ from scenario import Measurement  # noqa: E402
 from sides import make_side  # noqa: E402
 
 BENCH_PORTS = {
-    "ETCD": "33790",
-    "ETCD_PEER": "33800",
+    "ETCD": "24790",
+    "ETCD_PEER": "24800",
     "APISERVER": "16443",
     "CONTROLLER_MANAGER": "30257",
     "SCHEDULER": "30259",

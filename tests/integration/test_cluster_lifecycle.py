@@ -22,11 +22,11 @@ from eci_operator.devcluster.processes import Recorded, alive
 REPO = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "eci-operator")
 PORTS = {
-    "ETCD": 33790,
-    "ETCD_PEER": 33800,
-    "APISERVER": 36443,
-    "CONTROLLER_MANAGER": 30257,
-    "SCHEDULER": 30259,
+    "ETCD": 25790,
+    "ETCD_PEER": 25800,
+    "APISERVER": 26443,
+    "CONTROLLER_MANAGER": 20257,
+    "SCHEDULER": 20259,
 }
 
 
