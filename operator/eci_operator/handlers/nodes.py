@@ -116,8 +116,11 @@ async def reconcile_nodes(state: State) -> None:
             log.info(
                 "node.created", node=name, profile=view.profile, zone=view.zone_id, port=view.kubelet_port
             )
-            await renew_lease(state, name, now)
             existing = created
+        if not ((existing.get("status") or {}).get("conditions")):
+            # Registered but never reported (just now, or a failed attempt before): as a kubelet, the
+            # Lease first, then the conditions (Ready among them).
+            await renew_lease(state, name, now)
         await _converge(state, view, existing, now)
     state.served_zones = {n: {"profile": v.profile, "zone": v.zone_id} for n, v in views.items()}
     if state.serve_kubelet_ports is not None:

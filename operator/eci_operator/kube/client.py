@@ -83,6 +83,14 @@ def _resource(path: str) -> tuple[str, bool]:
     return resource, named
 
 
+def _decode(raw: bytes) -> Any:
+    """A response body as JSON; a body that is not JSON becomes ``{"message": its text}``."""
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return {"message": raw.decode(errors="replace").strip()}
+
+
 async def load_configuration(kubeconfig: str | None = None) -> k8s_client.Configuration:
     """Credentials from ``kubeconfig``, else $KUBECONFIG or ~/.kube/config, else the in-cluster ones.
 
@@ -185,11 +193,7 @@ class KubeClient:
                     timeout=client_timeout,
                 ) as resp:
                     self.counts.add(verb, resource, resp.status)
-                    raw = await resp.read()
-                    try:
-                        payload = json.loads(raw) if raw else {}
-                    except ValueError:
-                        payload = {"message": raw.decode(errors="replace").strip()}
+                    payload = _decode(await resp.read())
                     if resp.status < 400:
                         return payload if isinstance(payload, dict) else {"items": payload}
                     if resp.status in RETRY_STATUSES and attempt < self.max_retries:
@@ -227,11 +231,7 @@ class KubeClient:
         ) as resp:
             self.counts.add("watch", resource, resp.status)
             if resp.status >= 400:
-                raw = await resp.read()
-                try:
-                    payload = json.loads(raw) if raw else {}
-                except ValueError:
-                    payload = {"message": raw.decode(errors="replace").strip()}
+                payload = _decode(await resp.read())
                 raise ApiError(resp.status, resp.reason or "", payload if isinstance(payload, dict) else {})
             pending = b""
             async for chunk in resp.content.iter_any():
