@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Builds the local control plane from the Go module proxy into .cluster/bin/:
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl at the versions pinned in
-# cluster/versions.env. Nothing is downloaded but Go modules. Rebuilds only when the pin changes.
+# Builds the local control plane and its tools from the Go module proxy into .cluster/bin/ at the versions
+# pinned in cluster/versions.env: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
+# metrics-server and helm. Nothing is downloaded but Go modules.
+#
+# Each group (kubernetes, etcd, metrics-server, helm) is built through a wrapper module of its own and has
+# its own line in .cluster/bin/.versions ("<group>=<pin>"), so a new group is built alone and a pin change
+# rebuilds only the group it concerns. While a group compiles, the build prints every BUILD_PROGRESS_EVERY
+# seconds (20) how many of the packages it has to compile are done (`go list -deps` counts the stale ones,
+# `go build -v` names each package as it compiles it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -10,12 +16,38 @@ source "$here/versions.env"
 bin="$root/.cluster/bin"
 work="$root/.cluster/build"
 stamp="$bin/.versions"
-want="kubernetes=$KUBERNETES_VERSION etcd=$ETCD_VERSION"
-components=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
+every=${BUILD_PROGRESS_EVERY:-20}
 
-have_all() { for c in "${components[@]}"; do [ -x "$bin/$c" ] || return 1; done; }
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && have_all; then
-  echo "control plane binaries up to date ($want)"
+groups=(kubernetes etcd metrics-server helm)
+declare -A pin=(
+  [kubernetes]=$KUBERNETES_VERSION
+  [etcd]=$ETCD_VERSION
+  [metrics-server]=$METRICS_SERVER_VERSION
+  [helm]=$HELM_VERSION
+)
+declare -A outputs=(
+  [kubernetes]="kube-apiserver kube-controller-manager kube-scheduler kubectl"
+  [etcd]="etcd"
+  [metrics-server]="metrics-server"
+  [helm]="helm"
+)
+
+# The stamp holds one "<group>=<pin>" per line (an older build wrote them space-separated on one line).
+stamped() { [ -f "$stamp" ] && tr ' ' '\n' <"$stamp" | grep -qxF "$1=${pin[$1]}"; }
+restamp() {
+  mkdir -p "$bin"
+  { [ -f "$stamp" ] && tr ' ' '\n' <"$stamp" | grep -v "^$1=" | grep -v '^$' || true; echo "$1=${pin[$1]}"; } \
+    >"$stamp.new"
+  mv "$stamp.new" "$stamp"
+}
+present() { for b in ${outputs[$1]}; do [ -x "$bin/$b" ] || return 1; done; }
+
+todo=()
+for g in "${groups[@]}"; do
+  if ! stamped "$g" || ! present "$g"; then todo+=("$g"); fi
+done
+if [ "${#todo[@]}" -eq 0 ]; then
+  echo "control plane binaries up to date ($(for g in "${groups[@]}"; do printf '%s=%s ' "$g" "${pin[$g]}"; done | sed 's/ $//'))"
   exit 0
 fi
 if ! command -v go >/dev/null 2>&1; then
@@ -26,56 +58,111 @@ if ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1; then
   echo "note: no C compiler found; building with CGO_ENABLED=0" >&2
 fi
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
-mkdir -p "$bin" "$work/kubernetes" "$work/etcd"
-start=$(date +%s)
-step() { echo "[build $(( $(date +%s) - start ))s] $*"; }
+mkdir -p "$bin"
+start=$SECONDS
+step() { echo "[build $((SECONDS - start))s] $*"; }
+
+# wrapper DIR MODULE REQUIREMENT...: a fresh go.mod requiring exactly the pinned modules.
+wrapper() {
+  local dir=$1 module=$2
+  shift 2
+  mkdir -p "$dir"
+  rm -f "$dir/go.sum"
+  { printf 'module %s\n\ngo 1.26\n\nrequire (\n' "$module"; printf '\t%s\n' "$@"; printf ')\n'; } >"$dir/go.mod"
+}
+
+# resolve DIR ARG...: `go get ARG...` in DIR, without the per-module chatter.
+resolve() {
+  local dir=$1
+  shift
+  (cd "$dir" && go get "$@" 2>&1 | grep -v '^go: \(finding\|downloading\|added\|upgraded\)' || true)
+}
+
+# compile GROUP DIR LDFLAGS PACKAGE...: one `go build` for all PACKAGEs (packages they share are compiled
+# once), binaries into .cluster/bin, progress every $every s. The count of packages to compile is what
+# `go list -deps` calls stale with the same flags; `go build -v` prints exactly the packages it compiles.
+compile() {
+  local group=$1 dir=$2 ldflags=$3
+  shift 3
+  local out="$work/out/$group" log="$dir/build.log" total began pid done_
+  rm -rf "$out" && mkdir -p "$out"
+  total=$(cd "$dir" && go list -deps -trimpath -f '{{if .Stale}}{{.ImportPath}}{{end}}' "$@" | grep -c . || true)
+  step "building $group (${outputs[$group]// /, }): $total packages to compile"
+  began=$SECONDS
+  (cd "$dir" && exec go build -v -trimpath -ldflags "$ldflags" -o "$out/" "$@") 2>"$log" &
+  pid=$!
+  local next=$((SECONDS + every))
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if [ "$SECONDS" -ge "$next" ] && kill -0 "$pid" 2>/dev/null; then
+      done_=$(grep -cv ' ' "$log" || true)
+      step "  $group: $done_/$total packages compiled, $((SECONDS - began))s"
+      next=$((SECONDS + every))
+    fi
+  done
+  if ! wait "$pid"; then
+    echo "error: building $group failed; the compiler said (full log: $log):" >&2
+    grep ' ' "$log" | tail -40 >&2 || tail -40 "$log" >&2
+    exit 1
+  fi
+  for b in ${outputs[$group]}; do mv "$out/$b" "$bin/$b"; done
+  restamp "$group"
+  step "built $group ${pin[$group]} in $((SECONDS - began))s ($(grep -cv ' ' "$log" || true) packages compiled)"
+}
 
 # Kubernetes: a wrapper module requiring k8s.io/kubernetes and replacing each staging module
 # (k8s.io/kubernetes' own go.mod points them at ./staging, which a dependant cannot use) by its v0.X.Y.
-staging_version="v0.${KUBERNETES_VERSION#v1.}"
-kmod="$work/kubernetes"
-{
-  echo "module local/eci-operator-controlplane"
-  echo
-  echo "go 1.26"
-  echo
-  echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
-} >"$kmod/go.mod"
-step "resolving k8s.io/kubernetes $KUBERNETES_VERSION (staging modules at $staging_version)"
-(cd "$kmod" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" >/dev/null)
-kgomod=$(cd "$kmod" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-{
-  echo
-  echo "replace ("
-  sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 '"$staging_version"'#p' "$kgomod"
-  echo ")"
-} >>"$kmod/go.mod"
-step "resolving dependencies (first run downloads a few hundred MB of modules)"
-(cd "$kmod" && go get "k8s.io/kubernetes@$KUBERNETES_VERSION" \
-  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl 2>&1 | grep -v '^go: \(finding\|downloading\|added\|upgraded\)' || true)
-for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
-  step "building $c"
-  (cd "$kmod" && go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)" -o "$bin/$c.new" "k8s.io/kubernetes/cmd/$c")
-  mv "$bin/$c.new" "$bin/$c"
-done
+build_kubernetes() {
+  local v=$KUBERNETES_VERSION dir="$work/kubernetes" staging gomod
+  staging="v0.${v#v1.}"
+  wrapper "$dir" local/eci-operator-controlplane "k8s.io/kubernetes $v"
+  step "resolving k8s.io/kubernetes $v (staging modules at $staging)"
+  gomod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  {
+    echo
+    echo "replace ("
+    sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 '"$staging"'#p' "$gomod"
+    echo ")"
+  } >>"$dir/go.mod"
+  step "resolving dependencies (a first run downloads a few hundred MB of modules)"
+  local cmds=()
+  for c in ${outputs[kubernetes]}; do cmds+=("k8s.io/kubernetes/cmd/$c"); done
+  resolve "$dir" "k8s.io/kubernetes@$v" "${cmds[@]}"
+  compile kubernetes "$dir" "-s -w -X k8s.io/component-base/version.gitVersion=$v \
+-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$v" | cut -d. -f2)" \
+    "${cmds[@]}"
+}
 
-# etcd: its own go.mod carries replace directives for its sibling modules, so build it through a
-# wrapper too, with the siblings pinned to the same version.
-emod="$work/etcd"
-cat >"$emod/go.mod" <<GOMOD
-module local/eci-operator-etcd
+# etcd: its own go.mod carries replace directives for its sibling modules, so its wrapper pins the
+# siblings to the same version.
+build_etcd() {
+  local v=$ETCD_VERSION dir="$work/etcd"
+  wrapper "$dir" local/eci-operator-etcd "go.etcd.io/etcd/server/v3 $v"
+  step "resolving etcd $v"
+  resolve "$dir" "go.etcd.io/etcd/server/v3@$v" "go.etcd.io/etcd/api/v3@$v" "go.etcd.io/etcd/client/pkg/v3@$v" \
+    "go.etcd.io/etcd/client/v3@$v" "go.etcd.io/etcd/pkg/v3@$v"
+  compile etcd "$dir" "-s -w" go.etcd.io/etcd/server/v3
+}
 
-go 1.26
+# metrics-server and helm: a wrapper requiring only the module, so its dependencies are exactly those of
+# its own go.mod (what `go install MODULE@VERSION` would build), with the version stamped as upstream does.
+build_metrics_server() {
+  local v=$METRICS_SERVER_VERSION dir="$work/metrics-server"
+  wrapper "$dir" local/eci-operator-metrics-server "sigs.k8s.io/metrics-server $v"
+  step "resolving sigs.k8s.io/metrics-server $v"
+  resolve "$dir" "sigs.k8s.io/metrics-server@$v" sigs.k8s.io/metrics-server/cmd/metrics-server
+  compile metrics-server "$dir" "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$v" \
+    sigs.k8s.io/metrics-server/cmd/metrics-server
+}
 
-require go.etcd.io/etcd/server/v3 $ETCD_VERSION
-GOMOD
-step "resolving etcd $ETCD_VERSION"
-(cd "$emod" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "go.etcd.io/etcd/api/v3@$ETCD_VERSION" \
-  "go.etcd.io/etcd/client/pkg/v3@$ETCD_VERSION" "go.etcd.io/etcd/client/v3@$ETCD_VERSION" \
-  "go.etcd.io/etcd/pkg/v3@$ETCD_VERSION" 2>&1 | grep -v '^go: \(finding\|downloading\|added\|upgraded\)' || true)
-step "building etcd"
-(cd "$emod" && go build -trimpath -ldflags "-s -w" -o "$bin/etcd.new" go.etcd.io/etcd/server/v3)
-mv "$bin/etcd.new" "$bin/etcd"
-echo "$want" >"$stamp"
+build_helm() {
+  local v=$HELM_VERSION dir="$work/helm" module
+  module="helm.sh/helm/${v%%.*}"
+  wrapper "$dir" local/eci-operator-helm "$module $v"
+  step "resolving $module $v"
+  resolve "$dir" "$module@$v" "$module/cmd/helm"
+  compile helm "$dir" "-s -w -X $module/internal/version.version=$v" "$module/cmd/helm"
+}
+
+for g in "${todo[@]}"; do "build_${g//-/_}"; done
 step "done: $(ls "$bin" | tr '\n' ' ')"
