@@ -7,9 +7,10 @@ into ``bench/SUMMARY.md`` and ``bench/ready-over-time.png``.
 
 The control plane is brought up through ``eci_operator.devcluster.controlplane.ControlPlane`` at
 ``$ECI_CLUSTER_DIR`` (its ports from ``ECI_CLUSTER_*_PORT``), by default at ``.cluster/bench/`` with ports
-of its own (etcd 24790/24800, apiserver 16443, controller-manager 30257, scheduler 30259), so it never
-meets ``make run``'s or ``make test``'s cluster. Its ``bin/`` is a symlink to ``.cluster/bin``. A control
-plane the harness started is stopped at the end (``--keep-cluster`` or ``ECI_KEEP_CLUSTER=1`` keeps it).
+of its own (etcd 24790/24800, apiserver 16443, controller-manager 30257, scheduler 30259, metrics-server
+14443), so it never meets ``make run``'s or ``make test``'s cluster. Its ``bin/`` is a symlink to
+``.cluster/bin``. A control plane the harness started is stopped at the end (``--keep-cluster`` or
+``ECI_KEEP_CLUSTER=1`` keeps it).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ BENCH_PORTS = {
     "APISERVER": "16443",
     "CONTROLLER_MANAGER": "30257",
     "SCHEDULER": "30259",
+    "METRICS_SERVER": "14443",
 }
 
 

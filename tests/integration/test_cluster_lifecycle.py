@@ -27,6 +27,7 @@ PORTS = {
     "APISERVER": 26443,
     "CONTROLLER_MANAGER": 20257,
     "SCHEDULER": 20259,
+    "METRICS_SERVER": 24443,
 }
 
 
@@ -59,6 +60,7 @@ def test_up_twice_is_a_no_op_and_down_leaves_nothing(second_cluster: dict[str, s
         "kube-apiserver",
         "kube-controller-manager",
         "kube-scheduler",
+        "metrics-server",
     ]
     assert all(alive(c) for c in components)
 
@@ -69,7 +71,10 @@ def test_up_twice_is_a_no_op_and_down_leaves_nothing(second_cluster: dict[str, s
     assert time.monotonic() - started < 30  # "returns within seconds": no component was restarted
     assert [c.pid for c in _recorded(second_cluster)] == [c.pid for c in components]
 
-    assert _cli(second_cluster, "status").returncode == 0
+    status = _cli(second_cluster, "status")
+    assert status.returncode == 0, status.stderr
+    assert f"metrics-server           pid {components[-1].pid}" in status.stderr
+    assert "APIService v1beta1.metrics.k8s.io: Available" in status.stderr
     down = _cli(second_cluster, "down")
     assert down.returncode == 0, down.stderr
     assert not any(alive(c) for c in components)

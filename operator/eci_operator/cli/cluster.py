@@ -13,7 +13,8 @@ from eci_operator.devcluster.processes import ClusterError
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "cluster",
-        help="start/stop the local control plane (etcd, apiserver, controller-manager, scheduler)",
+        help="start/stop the local control plane (etcd, kube-apiserver, -controller-manager, -scheduler, "
+        "metrics-server)",
         description="The local control plane built by `make cluster-build`; state under .cluster/.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -21,7 +22,9 @@ def register(subparsers: Any) -> None:
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait per component")
     up.set_defaults(func=_up)
     actions.add_parser("down", help="stop exactly the processes `up` started").set_defaults(func=_down)
-    actions.add_parser("status", help="exit 0 if it is running and ready").set_defaults(func=_status)
+    actions.add_parser("status", help="list its processes; exit 0 if it is running and ready").set_defaults(
+        func=_status
+    )
 
 
 def _say(msg: str) -> None:
@@ -50,8 +53,8 @@ def _down(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     del args
     plane = ControlPlane(say=_say)
-    if plane.running():
-        _say(f"running; KUBECONFIG={plane.layout.kubeconfig}")
-        return 0
-    _say("not running")
-    return 1
+    running = plane.running()
+    _say(f"running; KUBECONFIG={plane.layout.kubeconfig}" if running else "not running")
+    for line in plane.status_lines():
+        _say(f"  {line}")
+    return 0 if running else 1

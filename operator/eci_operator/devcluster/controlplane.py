@@ -1,9 +1,11 @@
-"""The local control plane: etcd, kube-apiserver, kube-controller-manager and kube-scheduler on loopback.
+"""The local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and metrics-server.
 
 Same shape as ``kwokctl --runtime binary``: real binaries built by ``cluster/build.sh`` into
-``.cluster/bin``, no kubelets. ``up`` is idempotent (a running cluster is detected through the state file and
-``/readyz`` and left alone); ``down`` stops exactly the pids that ``up`` recorded. ``make cluster-up``, ``make
-run`` and the pytest harness all go through here, so they share one state file and never clash on ports.
+``.cluster/bin``, on loopback, no kubelets. ``up`` is idempotent (a running cluster is detected through the
+state file and ``/readyz`` and left alone); ``down`` stops exactly the pids that ``up`` recorded. ``make
+cluster-up``, ``make run`` and the pytest harness all go through here, so they share one state file and never
+clash on ports. After the API server is ready, ``up`` applies the objects that register metrics-server
+(``metrics_server.py``) with the built kubectl and the admin kubeconfig.
 """
 
 from __future__ import annotations
@@ -11,22 +13,25 @@ from __future__ import annotations
 import json
 import os
 import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from eci_operator.devcluster import pki
+from eci_operator.devcluster import metrics_server, pki
 from eci_operator.devcluster.flags import (
     apiserver_args,
     component_env,
     controller_manager_args,
     etcd_args,
+    metrics_server_args,
     scheduler_args,
 )
-from eci_operator.devcluster.layout import BINARIES, CLIENT_BURST, CLIENT_QPS, Layout, Ports
+from eci_operator.devcluster.layout import BINARIES, CLIENT_BURST, CLIENT_QPS, COMPONENTS, Layout, Ports
 from eci_operator.devcluster.processes import ClusterError, Recorded, alive, port_in_use, start, stop, tail
 
 
@@ -49,6 +54,15 @@ class State:
         except (OSError, ValueError):
             return None
         return cls(Ports(**body["ports"]), [Recorded(**c) for c in body["components"]])
+
+
+ARGS: dict[str, Callable[[Layout, Ports], list[str]]] = {
+    "etcd": etcd_args,
+    "kube-apiserver": apiserver_args,
+    "kube-controller-manager": controller_manager_args,
+    "kube-scheduler": scheduler_args,
+    "metrics-server": metrics_server_args,
+}
 
 
 def default_root() -> Path:
@@ -74,13 +88,38 @@ class ControlPlane:
         return State.load(self.layout.state_file)
 
     def running(self) -> bool:
-        """True when every recorded component runs and the apiserver answers /readyz."""
+        """True when every component was recorded and runs, and the apiserver answers /readyz.
+
+        A cluster started before a component was added (an older checkout) is not running in this sense:
+        ``up`` stops what is left of it and starts it whole.
+        """
         state = self.state()
-        if state is None or not state.components:
+        if state is None or sorted(c.name for c in state.components) != sorted(COMPONENTS):
             return False
         if not all(alive(c) for c in state.components):
             return False
         return self._ready(state.ports.apiserver, "/readyz")
+
+    def status_lines(self) -> list[str]:
+        """One line per recorded component (pid, port, running or not), then the metrics APIService."""
+        state = self.state()
+        if state is None:
+            return []
+        ports = asdict(state.ports)
+        lines = [
+            f"{c.name:<24} pid {c.pid:<8} 127.0.0.1:{ports[COMPONENTS[c.name]]:<6} "
+            f"{'running' if alive(c) else 'NOT RUNNING'}"
+            for c in state.components
+        ]
+        apiservice = self._get_json(
+            state.ports.apiserver, f"/apis/apiregistration.k8s.io/v1/apiservices/{metrics_server.APISERVICE}"
+        )
+        if apiservice is not None:
+            lines.append(
+                f"APIService {metrics_server.APISERVICE}: "
+                f"{'Available' if metrics_server.available(apiservice) else 'not Available'}"
+            )
+        return lines
 
     # ------------------------------------------------------------------------------------------------ up/down
     def up(self, *, timeout: float = 120.0) -> Path:
@@ -105,24 +144,31 @@ class ControlPlane:
                     f"port {port} ({name}) on 127.0.0.1 is already in use by another program; stop it or set "
                     f"ECI_CLUSTER_{name.upper()}_PORT to a free port"
                 )
-        self._ensure_pki()
+        pki.ensure_all(self.layout.pki)
         self._write_configs(ports)
         state = State(ports)
         started = time.monotonic()
+        deadline = started + timeout
         try:
-            self._start(state, "etcd", etcd_args(self.layout, ports))
+            self._start(state, "etcd")
             self._wait(state, "etcd", lambda: self._etcd_healthy(ports.etcd), timeout)
-            self._start(state, "kube-apiserver", apiserver_args(self.layout, ports))
+            self._start(state, "kube-apiserver")
             self._wait(state, "kube-apiserver", lambda: self._ready(ports.apiserver, "/readyz"), timeout)
-            self._start(state, "kube-controller-manager", controller_manager_args(self.layout, ports))
-            self._start(state, "kube-scheduler", scheduler_args(self.layout, ports))
+            self._start(state, "kube-controller-manager")
+            self._start(state, "kube-scheduler")
+            # metrics-server reads its request-header settings at start: its RBAC goes first.
+            self._apply_metrics_server_objects(ports, deadline)
+            self._start(state, "metrics-server")
+            for name in ("kube-controller-manager", "kube-scheduler", "metrics-server"):
+                self._wait(state, name, self._healthz(getattr(ports, COMPONENTS[name])), timeout)
+            # Available needs no node: the aggregator's check is a discovery request to metrics-server.
             self._wait(
                 state,
-                "kube-controller-manager",
-                lambda: self._ready(ports.controller_manager, "/healthz"),
+                "metrics-server",
+                lambda: self._apiservice_available(ports.apiserver),
                 timeout,
+                what=f"APIService {metrics_server.APISERVICE} Available",
             )
-            self._wait(state, "kube-scheduler", lambda: self._ready(ports.scheduler, "/healthz"), timeout)
         except BaseException:
             self._stop_all(state)
             raise
@@ -137,16 +183,10 @@ class ControlPlane:
         state = self.state()
         if state is None:
             raise ClusterError("control plane not running (no state file)")
-        args = {
-            "etcd": etcd_args,
-            "kube-apiserver": apiserver_args,
-            "kube-controller-manager": controller_manager_args,
-            "kube-scheduler": scheduler_args,
-        }[name](self.layout, state.ports)
         old = next(c for c in state.components if c.name == name)
         stop(old)
         state.components = [c for c in state.components if c.name != name]
-        self._start(state, name, args)
+        self._start(state, name)
         self._wait(state, "kube-apiserver", lambda: self._ready(state.ports.apiserver, "/readyz"), timeout)
 
     def down(self) -> None:
@@ -162,12 +202,15 @@ class ControlPlane:
             stop(rec)
         self.layout.state_file.unlink(missing_ok=True)
 
-    def _start(self, state: State, name: str, args: list[str]) -> None:
-        rec = start(name, [str(self.layout.binary(name)), *args], self.layout.log(name), component_env(name))
+    def _start(self, state: State, name: str) -> None:
+        argv = [str(self.layout.binary(name)), *ARGS[name](self.layout, state.ports)]
+        rec = start(name, argv, self.layout.log(name), component_env(name))
         state.components.append(rec)
         state.save(self.layout.state_file)
 
-    def _wait(self, state: State, name: str, probe: Callable[[], bool], timeout: float) -> None:
+    def _wait(
+        self, state: State, name: str, probe: Callable[[], bool], timeout: float, *, what: str = ""
+    ) -> None:
         rec = next(c for c in state.components if c.name == name)
         deadline = time.monotonic() + timeout
         while not probe():
@@ -177,9 +220,35 @@ class ControlPlane:
                 )
             if time.monotonic() > deadline:
                 raise ClusterError(
-                    f"{name} not ready after {timeout:.0f}s; read {rec.log}. Last lines:\n{tail(rec.log)}"
+                    f"{what or name + ' ready'} not seen after {timeout:.0f}s; read {rec.log}. "
+                    f"Last lines:\n{tail(rec.log)}"
                 )
             time.sleep(0.2)
+
+    def _apply_metrics_server_objects(self, ports: Ports, deadline: float) -> None:
+        """``kubectl apply`` metrics-server's RBAC, Service and APIService (retried until ``deadline``)."""
+        objects = metrics_server.objects(
+            port=ports.metrics_server, ca_bundle=(self.layout.pki / "ca.crt").read_bytes()
+        )
+        manifest = self.layout.manifests / "metrics-server.json"
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
+        argv = [
+            str(self.layout.binary("kubectl")),
+            f"--kubeconfig={self.layout.kubeconfig}",
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager=eci-operator-cluster",
+            f"--filename={manifest}",
+        ]
+        while True:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+            if proc.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise ClusterError(f"kubectl could not apply {manifest}: {proc.stderr.strip()}")
+            time.sleep(0.5)
 
     # ---------------------------------------------------------------------------------------------- probes
     def _ssl_context(self) -> ssl.SSLContext:
@@ -196,6 +265,25 @@ class ControlPlane:
         except (urllib.error.URLError, OSError, ssl.SSLError):
             return False
 
+    def _healthz(self, port: int) -> Callable[[], bool]:
+        return lambda: self._ready(port, "/healthz")
+
+    def _get_json(self, port: int, path: str) -> dict[str, Any] | None:
+        """GET ``path`` as the admin; None when it cannot be read (not there, not up yet)."""
+        try:
+            with urllib.request.urlopen(
+                f"https://127.0.0.1:{port}{path}", context=self._ssl_context(), timeout=3
+            ) as resp:
+                body = json.loads(resp.read())
+        except (urllib.error.URLError, OSError, ssl.SSLError, ValueError):
+            return None
+        return body if isinstance(body, dict) else None
+
+    def _apiservice_available(self, apiserver_port: int) -> bool:
+        path = f"/apis/apiregistration.k8s.io/v1/apiservices/{metrics_server.APISERVICE}"
+        body = self._get_json(apiserver_port, path)
+        return body is not None and metrics_server.available(body)
+
     @staticmethod
     def _etcd_healthy(port: int) -> bool:
         try:
@@ -204,41 +292,7 @@ class ControlPlane:
         except (urllib.error.URLError, OSError):
             return False
 
-    # ------------------------------------------------------------------------------------------ pki, configs
-    def _ensure_pki(self) -> None:
-        d = self.layout.pki
-        ca = pki.ensure_ca(d)
-        pki.issue(
-            ca,
-            d,
-            "apiserver",
-            common_name="kube-apiserver",
-            dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
-            ip_addresses=("127.0.0.1", "10.96.0.1"),
-            server=True,
-        )
-        for ident in pki.CLIENTS:
-            pki.issue(
-                ca,
-                d,
-                ident.file_stem,
-                common_name=ident.common_name,
-                organizations=ident.organizations,
-                client=True,
-            )
-        # controller-manager and scheduler serve /healthz on their own secure ports.
-        for stem in ("controller-manager-serving", "scheduler-serving"):
-            pki.issue(
-                ca,
-                d,
-                stem,
-                common_name=stem,
-                dns_names=("localhost",),
-                ip_addresses=("127.0.0.1",),
-                server=True,
-            )
-        pki.ensure_service_account_keys(d)
-
+    # ----------------------------------------------------------------------------------------------- configs
     def kubeconfig_text(self, user: str, port: int) -> str:
         d = self.layout.pki
         return json.dumps(
@@ -272,7 +326,7 @@ class ControlPlane:
     def _write_configs(self, ports: Ports) -> None:
         self.layout.kubeconfig.write_text(self.kubeconfig_text("admin", ports.apiserver))
         self.layout.kubeconfig.chmod(0o600)
-        for user in ("controller-manager", "scheduler"):
+        for user in ("controller-manager", "scheduler", pki.METRICS_SERVER_CLIENT.file_stem):
             path = self.layout.pki / f"{user}.kubeconfig"
             path.write_text(self.kubeconfig_text(user, ports.apiserver))
         sched_config = {

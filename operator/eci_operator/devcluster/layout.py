@@ -6,7 +6,22 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+BINARIES = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "metrics-server",
+    "kubectl",
+)
+# The processes ``cluster up`` starts, in start order, each with the Ports field it listens on.
+COMPONENTS = {
+    "etcd": "etcd",
+    "kube-apiserver": "apiserver",
+    "kube-controller-manager": "controller_manager",
+    "kube-scheduler": "scheduler",
+    "metrics-server": "metrics_server",
+}
 # Client QPS for controller-manager and scheduler: their defaults (20/30 and 50/100) throttle scale tests.
 CLIENT_QPS, CLIENT_BURST = 1000, 2000
 SERVICE_CIDR = "10.96.0.0/16"
@@ -19,6 +34,9 @@ class Ports:
     apiserver: int = 6443
     controller_manager: int = 10257
     scheduler: int = 10259
+    # metrics-server's historical port: clear of the control plane's and of the virtual nodes' kubelet
+    # ports (10250 upwards, one per node), and below the ephemeral range (32768+).
+    metrics_server: int = 4443
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -52,6 +70,11 @@ class Layout:
     @property
     def logs(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def manifests(self) -> Path:
+        """Objects the control plane applies itself (metrics-server's registration), kept for reading."""
+        return self.root / "manifests"
 
     @property
     def state_file(self) -> Path:
