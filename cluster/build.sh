@@ -80,23 +80,29 @@ resolve() {
 
 # compile GROUP DIR LDFLAGS PACKAGE...: one `go build` for all PACKAGEs (packages they share are compiled
 # once), binaries into .cluster/bin, progress every $every s. The count of packages to compile is what
-# `go list -deps` calls stale with the same flags; `go build -v` prints exactly the packages it compiles.
+# `go list -deps` calls stale with the same flags (the main packages aside: they are linked anyway); `go
+# build -v` prints exactly the packages it compiles.
 compile() {
   local group=$1 dir=$2 ldflags=$3
   shift 3
-  local out="$work/out/$group" log="$dir/build.log" total began pid done_
+  local out="$work/out/$group" log="$dir/build.log" total began pid target mains=()
+  for p in "$@"; do mains+=(-e "$p"); done
+  compiled() { grep -v ' ' "$log" | grep -cvxF "${mains[@]}" || true; }
   rm -rf "$out" && mkdir -p "$out"
-  total=$(cd "$dir" && go list -deps -trimpath -f '{{if .Stale}}{{.ImportPath}}{{end}}' "$@" | grep -c . || true)
+  # One package: name its binary (go.etcd.io/etcd/server/v3 would be "server"); several: a directory.
+  target="$out/"
+  [ "$#" -eq 1 ] && target="$out/${outputs[$group]}"
+  total=$(cd "$dir" && go list -deps -trimpath -f '{{if and .Stale (ne .Name "main")}}{{.ImportPath}}{{end}}' "$@" |
+    grep -c . || true)
   step "building $group (${outputs[$group]// /, }): $total packages to compile"
   began=$SECONDS
-  (cd "$dir" && exec go build -v -trimpath -ldflags "$ldflags" -o "$out/" "$@") 2>"$log" &
+  (cd "$dir" && exec go build -v -trimpath -ldflags "$ldflags" -o "$target" "$@") 2>"$log" &
   pid=$!
   local next=$((SECONDS + every))
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
     if [ "$SECONDS" -ge "$next" ] && kill -0 "$pid" 2>/dev/null; then
-      done_=$(grep -cv ' ' "$log" || true)
-      step "  $group: $done_/$total packages compiled, $((SECONDS - began))s"
+      step "  $group: $(compiled)/$total packages compiled, $((SECONDS - began))s"
       next=$((SECONDS + every))
     fi
   done
@@ -107,7 +113,7 @@ compile() {
   fi
   for b in ${outputs[$group]}; do mv "$out/$b" "$bin/$b"; done
   restamp "$group"
-  step "built $group ${pin[$group]} in $((SECONDS - began))s ($(grep -cv ' ' "$log" || true) packages compiled)"
+  step "built $group ${pin[$group]} in $((SECONDS - began))s ($(compiled) packages compiled, then linked)"
 }
 
 # Kubernetes: a wrapper module requiring k8s.io/kubernetes and replacing each staging module
