@@ -23,12 +23,12 @@ $(STAMP): pyproject.toml
 .PHONY: venv
 venv: $(STAMP)
 
-## cluster-build: build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl into .cluster/bin
+## cluster-build: build etcd, kube-apiserver, -controller-manager, -scheduler, kubectl, metrics-server, helm into .cluster/bin
 .PHONY: cluster-build
 cluster-build:
 	@bash cluster/build.sh
 
-## cluster-up: start the local control plane (idempotent); kubeconfig at .cluster/kubeconfig
+## cluster-up: start the local control plane with metrics-server (idempotent); kubeconfig at .cluster/kubeconfig
 .PHONY: cluster-up
 cluster-up: $(STAMP) cluster-build
 	@$(BIN)/eci-operator cluster up
@@ -91,7 +91,7 @@ bench: $(STAMP) cluster-build
 .PHONY: clean
 clean:
 	-@[ -x $(BIN)/eci-operator ] && $(BIN)/eci-operator cluster down
-	rm -rf .cluster/data .cluster/pki .cluster/logs .cluster/state .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .cluster/data .cluster/pki .cluster/logs .cluster/state .cluster/manifests .mypy_cache .ruff_cache .pytest_cache
 
 KUBECTL ?= $(shell command -v kubectl 2>/dev/null || echo .cluster/bin/kubectl)
 
