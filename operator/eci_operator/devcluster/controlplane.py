@@ -107,13 +107,11 @@ class ControlPlane:
             return []
         ports = asdict(state.ports)
         lines = [
-            f"{c.name:<24} pid {c.pid:<8} 127.0.0.1:{ports[COMPONENTS[c.name]]:<6} "
+            f"{c.name:<24} pid {c.pid:<8} 127.0.0.1:{ports.get(COMPONENTS.get(c.name, ''), '?'):<6} "
             f"{'running' if alive(c) else 'NOT RUNNING'}"
             for c in state.components
         ]
-        apiservice = self._get_json(
-            state.ports.apiserver, f"/apis/apiregistration.k8s.io/v1/apiservices/{metrics_server.APISERVICE}"
-        )
+        apiservice = self._metrics_apiservice(state.ports.apiserver)
         if apiservice is not None:
             lines.append(
                 f"APIService {metrics_server.APISERVICE}: "
@@ -279,9 +277,12 @@ class ControlPlane:
             return None
         return body if isinstance(body, dict) else None
 
-    def _apiservice_available(self, apiserver_port: int) -> bool:
+    def _metrics_apiservice(self, apiserver_port: int) -> dict[str, Any] | None:
         path = f"/apis/apiregistration.k8s.io/v1/apiservices/{metrics_server.APISERVICE}"
-        body = self._get_json(apiserver_port, path)
+        return self._get_json(apiserver_port, path)
+
+    def _apiservice_available(self, apiserver_port: int) -> bool:
+        body = self._metrics_apiservice(apiserver_port)
         return body is not None and metrics_server.available(body)
 
     @staticmethod
