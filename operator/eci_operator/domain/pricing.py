@@ -16,11 +16,12 @@ import hashlib
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
+from eci_operator.domain.phases import is_billed
+
 VCPU_PER_SECOND = Decimal("0.000049")
 GIB_PER_SECOND = Decimal("0.00000613")
 # Types whose published price differs from vCPU/memory pricing would go here (CNY per second).
 ECS_PRICE_PER_SECOND: dict[str, Decimal] = {}
-BILLED_PHASES = frozenset({"Pending", "Running", "Restarting", "Updating", "Terminating"})
 SPOT_MIN_DISCOUNT = Decimal("0.30")
 SPOT_MAX_DISCOUNT = Decimal("0.90")
 PRICE_QUANTUM = Decimal("0.0000000001")
@@ -59,7 +60,7 @@ def billed_seconds(
     """Seconds spent in billed phases; an open interval runs until ``now``."""
     total = Decimal(0)
     for phase, start, end in intervals:
-        if phase not in BILLED_PHASES:
+        if not is_billed(phase):
             continue
         stop = end or now
         if stop > start:
