@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import GROUP_PATH, NODE, Harness
+from harness import GROUP_PATH, NODE, Harness
+
 from eci_operator.handlers.operator import Operator
 
 

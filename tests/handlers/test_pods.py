@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import GROUP_PATH, NODE, Harness
+from harness import GROUP_PATH, NODE, Harness
 
 POD = "/api/v1/namespaces/ns/pods/web"
 GROUP = f"{GROUP_PATH}/namespaces/ns/containergroups/web"
