@@ -18,7 +18,8 @@ from eci_operator.handlers.operator import Operator
 from eci_operator.handlers.settings import Settings
 from eci_operator.kube.client import KubeClient
 from eci_operator.kube.events import EventPoster
-from eci_operator.kube.memory import ApiServer, MemoryTransport
+from eci_operator.kube.memory import ApiServer
+from eci_operator.kube.memory_transport import MemoryTransport
 from eci_operator.runtime.clock import ManualClock
 from eci_operator.runtime.simulated import SimulatedRuntime
 
@@ -40,7 +41,7 @@ class Harness:
         quiet = 0
         while quiet < 3:  # a few idle turns in a row: nothing left that could still enqueue work
             await asyncio.sleep(0)
-            busy = len(self.operator.queue) or any(not w.queue.empty() for w in self.server._watchers)
+            busy = len(self.operator.queue) or self.operator.events.pending or self.server.undelivered()
             quiet = 0 if busy else quiet + 1
             if time.monotonic() > deadline:
                 raise AssertionError(
@@ -83,6 +84,10 @@ class Harness:
             "spec": {"nodeName": node, "containers": [{"name": "app", "image": "nginx"}]},
         }
         return self.request("POST", f"/api/v1/namespaces/{namespace}/pods", body)
+
+    def events(self, name: str) -> list[str]:
+        """Reasons of the Events posted about ``name`` (in no particular order: several senders)."""
+        return [e["reason"] for e in self.server.all("events") if e["involvedObject"]["name"] == name]
 
     def writes_since(self, mark: int) -> list[tuple[str, str]]:
         """(method, path) of the writes after request number ``mark``, Events left out."""

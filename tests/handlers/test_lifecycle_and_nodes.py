@@ -90,3 +90,20 @@ async def test_an_edited_lifecycle_annotation_changes_nothing_across_a_restart(h
     assert pod is not None
     assert pod["status"]["podIP"] == ip
     assert pod["status"]["phase"] == "Running"
+
+
+async def test_a_spot_notice_due_at_once_is_posted_beside_the_creation(harness: Harness) -> None:
+    harness.profile()
+    await harness.settle()
+    spot = {
+        "k8s.aliyun.com/eci-spot-strategy": "SpotAsPriceGo",
+        "k8s.aliyun.com/eci-spot-duration": "0",
+        "eci.ask.dev/spot-reclaim-after": "3",
+    }
+    harness.pod("spot", annotations=spot)
+    await harness.settle()
+    assert sorted(harness.events("spot")) == ["ContainerInstanceCreated", "SpotToBeReleased"]
+    await harness.advance(3)
+    group = harness.server.get("containergroups", "ns", "spot")
+    assert group is not None
+    assert group["status"]["phase"] == "Expired"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from harness import GROUP_PATH, NODE, Harness
 
+from helpers import wait_for
+
 POD = "/api/v1/namespaces/ns/pods/web"
 GROUP = f"{GROUP_PATH}/namespaces/ns/containergroups/web"
 
@@ -122,3 +124,16 @@ async def test_a_409_on_create_reads_the_group_back(harness: Harness) -> None:
         if (v, r) == ("create", "containergroups")
     ]
     assert 409 in codes
+
+
+async def test_watches_that_end_are_resumed_from_their_resource_version(harness: Harness) -> None:
+    await ready_node(harness)
+    harness.server.end_watches()  # as the server does at a watch's timeout
+    harness.pod("later")
+
+    def running() -> bool:
+        pod = harness.server.get("pods", "ns", "later")
+        return pod is not None and pod["status"]["phase"] == "Running"
+
+    await wait_for(running, 5, what="the pod created after the watches ended to run", interval=0.05)
+    assert all(i.lists == 1 for i in harness.operator.informers)  # resumed, not listed again

@@ -14,7 +14,8 @@ from typing import Any
 
 from eci_operator.kube.client import KubeClient
 from eci_operator.kube.errors import ApiError
-from eci_operator.kube.memory import ApiServer, MemoryTransport
+from eci_operator.kube.memory import ApiServer
+from eci_operator.kube.memory_transport import MemoryTransport
 
 Projection = Callable[[dict[str, Any]], Any]
 CG = "/apis/eci.ask.dev/v1alpha1/namespaces/{ns}/containergroups"

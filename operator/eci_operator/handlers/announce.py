@@ -105,16 +105,23 @@ class Announcer:
             ip=after.ip,
         )
         entered = phases.traits(after.phase) if after.phase != before.phase else None
-        was_running = before.phase in phases.RUNNING
-        if entered is not None and entered.event == keys.CONDITION_CREATED and not was_running:
+        if (
+            entered is not None
+            and entered.event == keys.CONDITION_CREATED
+            and before.phase not in phases.RUNNING
+        ):
             self.post(
                 pod,
                 keys.CONDITION_CREATED,
                 f"Created ECI instance {after.instance_id} ({after.instance_spec}) in zone {after.zone_id}, "
                 f"vSwitch {after.vswitch_id}, IP {after.ip}",
             )
-        elif phases.is_terminal(after.phase) and (t := phases.traits(after.phase)) and t.event is not None:
-            reason = t.event or after.reason or "Failed"
-            self.post(pod, reason, after.message or "", warning=after.reason != "Completed")
-        elif after.reason in WARNING_REASONS:
+        terminal = phases.traits(after.phase)
+        if terminal is not None and terminal.terminal:
+            if terminal.event is not None:
+                reason = terminal.event or after.reason or "Failed"
+                self.post(pod, reason, after.message or "", warning=after.reason != "Completed")
+            return
+        # A warning reason may come with the phase change (a spot notice due at once, say): posted too.
+        if after.reason in WARNING_REASONS and after.reason != before.reason:
             self.post(pod, after.reason, after.message or "", warning=True)

@@ -15,8 +15,8 @@ from typing import Any
 import structlog
 
 from eci_operator.domain import nodes as rules
-from eci_operator.domain.bodies import labels_of
 from eci_operator.domain.kubetime import stamp
+from eci_operator.domain.stock import zone_settings
 from eci_operator.handlers.caches import Caches
 from eci_operator.handlers.leases import LeaseRenewer
 from eci_operator.handlers.profile_status import ProfileStatusWriter
@@ -25,8 +25,6 @@ from eci_operator.handlers.zones import ExhaustionWatch
 from eci_operator.kube import paths
 from eci_operator.kube.client import KubeClient
 from eci_operator.kube.errors import NotFound
-from eci_operator.models import keys
-from eci_operator.models.profile import ECIProfile
 from eci_operator.runtime.clock import Clock
 from eci_operator.runtime.protocol import Runtime
 
@@ -41,10 +39,6 @@ def port_free(address: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _zone_available(profile: ECIProfile, zone: str) -> bool:
-    return next((z.available for z in profile.spec.simulation.zones if z.zone_id == zone), True)
 
 
 def _port_of(node: Mapping[str, Any] | None) -> int | None:
@@ -101,12 +95,7 @@ class NodeController:
             rules.ProfileClaim(name, p.metadata.creation_timestamp or now, tuple(rules.zones_of(p.spec)))
             for name, p in profiles.items()
         ]
-        current = {}
-        for existing in self.caches.nodes.items.values():
-            labels = labels_of(existing)
-            if keys.ZONE_LABEL in labels and keys.PROFILE_LABEL in labels:
-                current[labels[keys.ZONE_LABEL]] = labels[keys.PROFILE_LABEL]
-        conflicts = rules.zone_conflicts(claims, current)
+        conflicts = rules.zone_conflicts(claims, rules.incumbents(self.caches.nodes.items.values()))
         used = {p for n in self.caches.nodes.items.values() if (p := _port_of(n))} | set(
             self.kubelet_ports.values()
         )
@@ -125,7 +114,7 @@ class NodeController:
                     address=self.node_address,
                     kubelet_port=self._port(node, used),
                     tainted=profile.spec.virtual_node_taint,
-                    zone_available=_zone_available(profile, zone),
+                    zone_available=zone_settings(profile.spec, zone).available,
                     stock_exhausted=exhausted,
                 )
         return views, conflicts

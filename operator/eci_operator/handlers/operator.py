@@ -96,7 +96,12 @@ class Operator:
             self.clock,
         )
         runtime.subscribe(self.queue.add)
-        self.informers = [
+        self.informers = self._informers()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def _informers(self) -> list[Informer]:
+        """One informer per kind: pods (bound ones), ContainerGroups, our nodes, profiles, namespaces."""
+        return [
             self._informer(
                 "Pod", paths.pods(), self.on_pod, self.caches.pods, {"fieldSelector": "spec.nodeName!="}
             ),
@@ -105,21 +110,20 @@ class Operator:
                 "Node", paths.nodes(), self.on_node, self.caches.nodes, {"labelSelector": keys.PROFILE_LABEL}
             ),
             Informer(
-                client,
+                self.client,
                 "ECIProfile",
                 paths.profiles(),
                 on_event=self.on_profile,
                 on_list=self._profiles_listed,
             ),
             Informer(
-                client,
+                self.client,
                 "Namespace",
                 paths.namespaces(),
                 on_event=self.on_namespace,
                 on_list=self._namespaces_listed,
             ),
         ]
-        self.tasks: list[asyncio.Task[None]] = []
 
     def _informer(
         self,

@@ -17,7 +17,7 @@ from eci_operator.handlers.caches import Caches
 from eci_operator.handlers.store import Body, Key
 from eci_operator.kube import paths
 from eci_operator.kube.client import KubeClient
-from eci_operator.kube.errors import Conflict, NotFound
+from eci_operator.kube.errors import Conflict, Invalid, NotFound
 from eci_operator.models import keys
 from eci_operator.models.containergroup import ContainerGroupPhase, ContainerGroupStatus
 from eci_operator.runtime.clock import Clock
@@ -87,11 +87,15 @@ class GroupCreator:
 async def write_group_status(
     client: KubeClient, caches: Caches, key: Key, group: Body, status: ContainerGroupStatus
 ) -> None:
-    """Write a group's status (uid precondition); a group gone or replaced meanwhile is dropped."""
+    """Write a group's status (with its uid); a group gone or replaced meanwhile is dropped.
+
+    The API server answers a uid that is not the object's with 422 (an immutable field), not 409.
+    """
     body = {"metadata": {"uid": meta_of(group).get("uid")}, "status": status.to_dict()}
     try:
         updated = await client.merge_patch(paths.container_group_status(*key), body)
-    except (NotFound, Conflict):
+    except (NotFound, Conflict, Invalid) as exc:
+        log.warning("group.status_refused", namespace=key[0], name=key[1], error=str(exc))
         caches.groups.drop(key, uid_of(group))
         return
     caches.groups.put(key, updated)

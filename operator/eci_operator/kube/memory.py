@@ -6,9 +6,10 @@ with label and field selectors, JSON merge patches with uid / resourceVersion pr
 status subresource split (a write to ``/status`` changes only the status and metadata, a write to the object
 never its status), graceful deletion of bound pods (``deletionTimestamp`` + ``deletionGracePeriodSeconds``,
 then gone on a grace-0 delete), delete preconditions, owner-reference garbage collection, and watches from a
-resourceVersion (410 when too old). ``tests/integration/test_fake_contract.py`` sends the same requests to
-this and to the real API server and compares the answers, so the fake cannot drift into accepting what the
-real server refuses. Not modelled: admission, schemas, finalizers other than none, generateName.
+resourceVersion (410 when too old). ``tests/integration/test_fake_contract.py`` sends the same requests
+to this (through ``kube.memory_transport``) and to the real API server and compares the answers, so the
+fake cannot drift into accepting what the real server refuses. Not modelled: admission, schemas,
+finalizers, generateName.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import asyncio
 import contextlib
 import copy
 import datetime as dt
-import json
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -25,13 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eci_operator.kube.selectors import matches_fields, matches_labels
-from eci_operator.kube.transport import Request, Response
 
 Obj = dict[str, Any]
 WITH_STATUS = frozenset({"pods", "nodes", "namespaces", "containergroups", "eciprofiles"})
-CLUSTER_SCOPED = frozenset(
-    {"nodes", "namespaces", "eciprofiles", "validatingwebhookconfigurations", "mutatingwebhookconfigurations"}
-)
 KINDS = {
     "pods": "Pod",
     "nodes": "Node",
@@ -132,10 +128,6 @@ class ApiServer:
 
     def all(self, resource: str) -> list[Obj]:
         return [o for (r, _, _), o in sorted(self.objects.items()) if r == resource]
-
-    def writes(self) -> list[tuple[str, str]]:
-        """(method, path) of every write request, in order."""
-        return [(m, p) for m, p, _ in self.requests if m != "GET"]
 
     def _emit(self, kind: str, resource: str, obj: Obj) -> None:
         self._history.append((int(obj["metadata"]["resourceVersion"]), kind, resource, copy.deepcopy(obj)))
@@ -258,8 +250,17 @@ class ApiServer:
         return self._store("ADDED", r.resource, obj)
 
     @staticmethod
-    def _preconditions(obj: Obj, uid: str | None, rv: str | None) -> None:
+    def _preconditions(obj: Obj, uid: str | None, rv: str | None, *, patch: bool = False) -> None:
+        """A delete's preconditions (409); in a patch, a uid that differs is an immutable field (422)."""
         meta = obj["metadata"]
+        if uid and uid != meta.get("uid") and patch:
+            kind = obj.get("kind", "")
+            raise Failure(
+                422,
+                "Invalid",
+                f'{kind} "{meta["name"]}" is invalid: '
+                f'metadata.uid: Invalid value: "{uid}": field is immutable',
+            )
         if uid and uid != meta.get("uid"):
             raise Failure(
                 409,
@@ -276,7 +277,7 @@ class ApiServer:
     def _patch(self, r: Route, patch: Obj) -> Obj:
         old = self._existing(r)
         pmeta = patch.get("metadata") or {}
-        self._preconditions(old, pmeta.get("uid"), pmeta.get("resourceVersion"))
+        self._preconditions(old, pmeta.get("uid"), pmeta.get("resourceVersion"), patch=True)
         new = merge_patch(old, patch)
         for immutable in ("uid", "name", "namespace", "creationTimestamp", "generation", "deletionTimestamp"):
             if immutable in old["metadata"]:
@@ -360,49 +361,12 @@ class ApiServer:
             with contextlib.suppress(ValueError):
                 self._watchers.remove(watcher)
 
+    def undelivered(self) -> int:
+        """Watch events not yet read by their clients."""
+        return sum(w.queue.qsize() for w in self._watchers)
+
     def end_watches(self) -> None:
         """End every open watch stream (as the server does at its timeout): clients resume from their rv."""
         for w in self._watchers:
             w.queue.put_nowait(None)
         self._watchers.clear()
-
-
-class _MemoryStream:
-    def __init__(self, status: int, body: bytes, queue: asyncio.Queue[Obj | None] | None) -> None:
-        self.status, self.reason, self._body, self._queue = (
-            status,
-            "OK" if status < 400 else "Error",
-            body,
-            queue,
-        )
-
-    async def read(self) -> bytes:
-        return self._body
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        while self._queue is not None:
-            event = await self._queue.get()
-            if event is None:
-                return
-            yield json.dumps(event).encode() + b"\n"
-
-
-class MemoryTransport:
-    """A ``Transport`` that answers from an ``ApiServer`` in the same process."""
-
-    def __init__(self, server: ApiServer) -> None:
-        self.server = server
-
-    async def send(self, request: Request) -> Response:
-        body = json.loads(request.body) if request.body else None
-        code, answer = self.server.handle(request.method, request.path, request.params, body)
-        await asyncio.sleep(0)  # let watchers run, as a network round trip would
-        return Response(code, "OK" if code < 400 else answer.get("reason", ""), json.dumps(answer).encode())
-
-    @contextlib.asynccontextmanager
-    async def stream(self, request: Request, read_timeout: float) -> AsyncIterator[_MemoryStream]:
-        async with self.server.watch(request.path, request.params) as queue:
-            yield _MemoryStream(200, b"", queue)
-
-    async def close(self) -> None:
-        return None

@@ -21,7 +21,7 @@ from aiohttp import web
 from eci_operator.domain import admission as rules
 from eci_operator.domain import pod_mutation as mutation
 from eci_operator.domain import webhooks
-from eci_operator.domain.nodes import PROFILE_LABEL, ZONE_LABEL
+from eci_operator.domain.nodes import incumbents
 from eci_operator.handlers.caches import Caches
 from eci_operator.models import ECIProfileSpec
 
@@ -102,12 +102,7 @@ class AdmissionServer:
         return {name: profile.spec for name, profile in self.caches.profiles.valid().items()}
 
     def _owners(self) -> dict[str, str]:
-        current: dict[str, str] = {}
-        for body in self.caches.nodes.items.values():
-            labels = (body.get("metadata") or {}).get("labels") or {}
-            if labels.get(ZONE_LABEL) and labels.get(PROFILE_LABEL):
-                current[labels[ZONE_LABEL]] = labels[PROFILE_LABEL]
-        return rules.zone_owners(self.caches.profiles.valid(), current)
+        return rules.zone_owners(self.caches.profiles.valid(), incumbents(self.caches.nodes.items.values()))
 
     @staticmethod
     def _pod(req: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
