@@ -50,6 +50,8 @@ class VSwitch(KubeModel):
     @field_validator("cidr")
     @classmethod
     def _cidr_is_ipv4_network(cls, value: str) -> str:
+        # The /16-/29 mask rule of a real vSwitch is judged by the CRD and by profile admission, not here:
+        # a stored profile from before the rule must still load.
         try:
             ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
@@ -113,6 +115,7 @@ class ECIProfileSpec(KubeModel):
     vswitches: list[VSwitch] = Field(alias="vSwitches", min_length=1, max_length=MAX_VSWITCHES)
     selectors: list[Selector] = Field(default_factory=list, max_length=MAX_SELECTORS)
     virtual_node_taint: bool = True
+    enable_linux_arm64_node: bool = False
     simulation: Simulation = Field(default_factory=Simulation)
 
     @field_validator("allowed_security_group_ids")
