@@ -207,10 +207,10 @@ def _spec_reason(resolution: Resolution) -> list[str]:
         rounded = resolution.sources.get(f"candidates[{index}]", "")
         if rounded.startswith("rounded:"):
             written = rounded.removeprefix("rounded:")
-            lines.append(
-                f"{written} is not on {_table_text(resolution)}: rounded up to {candidate.name} "
-                "(billed as rounded)"
-            )
+            lines += [
+                f"{written} is not on {_table_text(resolution)}:",
+                f"  rounded up to {candidate.name} (billed as rounded)",
+            ]
     if len(resolution.candidates) > 1:
         lines.append("ECI tries the candidates in order until one has stock:")
         for index, candidate in enumerate(resolution.candidates, 1):
