@@ -258,3 +258,32 @@ def test_from_configmap_converts_enable_linux_arm64_node(value: str | None, expe
     )
     assert document["spec"].get("enableLinuxArm64Node") == expected
     assert "enableLinuxArm64Node" not in ignored
+
+
+@pytest.mark.parametrize(
+    ("region", "key", "ok"),
+    [
+        ("cn-hangzhou", "6-12Gi", True),  # a regional spec
+        ("eu-central-1", "6-12Gi", False),  # not offered there: no instance would use the stock
+        ("cn-hangzhou", "2-3Gi", False),  # off every table
+        ("cn-hangzhou", "ecs.gn6i-c4g1.xlarge", True),
+        ("cn-hangzhou", "ecs.t5-c1m2.large", True),
+    ],
+)
+def test_stock_keys_name_specs_of_the_region(region: str, key: str, ok: bool) -> None:
+    zone = f"{region}-a"
+    spec = {
+        **PROFILE,
+        "regionId": region,
+        "selectors": [],
+        "vSwitches": [{"id": "vsw-a", "zoneId": zone, "cidr": "10.0.0.0/24"}],
+        "simulation": {"zones": [{"zoneId": zone, "stock": {key: 1}}]},
+    }
+    body = {
+        "apiVersion": "eci.ask.dev/v1alpha1",
+        "kind": "ECIProfile",
+        "metadata": {"name": "p"},
+        "spec": spec,
+    }
+    errors = validate_profile_admission(body, old_body=None, others={})
+    assert (errors == []) is ok, errors

@@ -187,10 +187,3 @@ def fit(candidate: Candidate, table: Table, *, field: str) -> Candidate:
     return round_up(
         candidate.vcpu_fraction, candidate.memory_fraction, vcpu_field=field, memory_field=field, table=table
     )
-
-
-def spec_table_text(table: Table = ALL_REGIONS) -> str:
-    """A spec table as one line of text (for error messages and docs)."""
-    return "; ".join(
-        f"{format_amount(v)} vCPU: {', '.join(format_amount(m) for m in row)} GiB" for v, row in table.items()
-    )

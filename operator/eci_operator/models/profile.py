@@ -26,10 +26,11 @@ VPC_PATTERN = r"^vpc-[a-z0-9][a-z0-9-]*$"
 VSWITCH_PATTERN = r"^vsw-[a-z0-9][a-z0-9-]*$"
 SECURITY_GROUP_PATTERN = r"^sg-[a-z0-9][a-z0-9-]*$"
 SELECTOR_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-# Syntax only; whether a vCPU-memory pair is in the spec table is checked by eci_operator.domain.
+# Syntax only; whether a vCPU-memory pair is on the region's spec table, or an ECS type is in the
+# catalogue, is checked by eci_operator.domain.
 STOCK_KEY_PATTERN = (
     r"^(\*|[0-9]+([.][0-9]+)?-[0-9]+([.][0-9]+)?Gi"
-    r"|ecs[.][gcr][1-9][0-9]*[a-z]{0,3}[.](large|xlarge|[248]xlarge))$"
+    r"|ecs[.][a-z]+[0-9]+[a-z]*(-[a-z0-9]+)?[.][0-9a-z]+)$"
 )
 MAX_VSWITCHES = 64
 MAX_SELECTORS = 64
