@@ -12,17 +12,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from eci_operator.models.keys import (
+    LEASE_NAMESPACE,
+    PROFILE_LABEL,
+    REGION_LABEL,
+    TAINT_KEY,
+    TAINT_VALUE,
+    ZONE_DOWN_TAINT_KEY,
+    ZONE_LABEL,
+)
 from eci_operator.models.profile import ECIProfileSpec
 
+__all__ = ["LEASE_NAMESPACE", "PROFILE_LABEL", "REGION_LABEL", "TAINT_KEY", "ZONE_LABEL"]
+
 NODE_PREFIX = "virtual-kubelet-"
-PROFILE_LABEL = "eci.ask.dev/profile"
-ZONE_LABEL = "topology.kubernetes.io/zone"
-REGION_LABEL = "topology.kubernetes.io/region"
-TAINT_KEY = "virtual-kubelet.io/provider"
-TAINT_VALUE = "alibabacloud"
-ZONE_DOWN_TAINT_KEY = "eci.ask.dev/zone-unavailable"
 STOCK_CONDITION = "ECIStockExhausted"
-LEASE_NAMESPACE = "kube-node-lease"
 LEASE_DURATION_SECONDS = 40
 LEASE_RENEW_SECONDS = 10
 KUBELET_VERSION = "v1.37.2-eci-operator"

@@ -13,53 +13,20 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from eci_operator.domain import conditions
 from eci_operator.domain.ecs_catalogue import is_ecs_name
+from eci_operator.domain.kubetime import kube_time
+from eci_operator.domain.phases import pod_phase
 from eci_operator.domain.specs import format_amount
+from eci_operator.models import keys
 from eci_operator.models.containergroup import (
     ContainerGroupPhase,
     ContainerGroupStatus,
     ContainerState,
 )
 
-ANN = "k8s.aliyun.com/"
-WRITE_BACK = (
-    "eci-instance-id",
-    "eci-instance-spec",
-    "eci-instance-cpu",
-    "eci-instance-mem",
-    "eci-instance-zone",
-    "eci-vswitch",
-    "eci-security-group",
-)
-CONDITION_CREATED = "ContainerInstanceCreated"
-RUNNING_PHASES = frozenset(
-    {
-        ContainerGroupPhase.RUNNING,
-        ContainerGroupPhase.RESTARTING,
-        ContainerGroupPhase.UPDATING,
-        ContainerGroupPhase.TERMINATING,
-    }
-)
-FAILED_PHASES = frozenset(
-    {ContainerGroupPhase.FAILED, ContainerGroupPhase.SCHEDULE_FAILED, ContainerGroupPhase.EXPIRED}
-)
-
-
-def kube_time(value: dt.datetime | None) -> str | None:
-    """metav1.Time as the API server writes it back: RFC 3339, whole seconds, UTC."""
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def pod_phase(phase: ContainerGroupPhase | None) -> str:
-    if phase in RUNNING_PHASES:
-        return "Running"
-    if phase == ContainerGroupPhase.SUCCEEDED:
-        return "Succeeded"
-    if phase in FAILED_PHASES:
-        return "Failed"
-    return "Pending"
+ANN = keys.ECI_PREFIX
+CONDITION_CREATED = keys.CONDITION_CREATED
 
 
 def write_back_annotations(status: ContainerGroupStatus) -> dict[str, str]:
@@ -87,31 +54,22 @@ def write_back_annotations(status: ContainerGroupStatus) -> dict[str, str]:
     return {ANN + k: v for k, v in values.items() if v}
 
 
-def _existing_conditions(pod: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    return {c.get("type", ""): c for c in ((pod.get("status") or {}).get("conditions") or [])}
+def _existing_conditions(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return conditions.of(pod)
 
 
 def _condition(
-    existing: Mapping[str, Mapping[str, Any]],
+    existing: list[Mapping[str, Any]],
     kind: str,
     ok: bool,
     now: str,
     reason: str = "",
     message: str = "",
 ) -> dict[str, Any]:
-    status = "True" if ok else "False"
-    old = existing.get(kind) or {}
-    transition = old.get("lastTransitionTime") if old.get("status") == status else None
-    cond: dict[str, Any] = {"type": kind, "status": status, "lastTransitionTime": transition or now}
-    if old.get("lastProbeTime") is not None:
-        cond["lastProbeTime"] = old["lastProbeTime"]
-    else:
-        cond["lastProbeTime"] = None
-    if reason:
-        cond["reason"] = reason
-    if message:
-        cond["message"] = message
-    return cond
+    """A pod condition: the shared builder, plus the ``lastProbeTime`` a kubelet writes (null)."""
+    cond = conditions.condition(kind, ok, now, previous=existing, reason=reason, message=message)
+    old = conditions.find(existing, kind) or {}
+    return {**cond, "lastProbeTime": old.get("lastProbeTime")}
 
 
 def _digest(*parts: str) -> str:

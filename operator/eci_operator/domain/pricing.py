@@ -24,6 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from eci_operator.domain.ecs_catalogue import is_ecs_name, matching_type
+from eci_operator.domain.phases import is_billed
 
 VCPU_PER_SECOND = Decimal("0.000049")
 GIB_PER_SECOND = Decimal("0.00000613")
@@ -37,7 +38,6 @@ ECS_PRICE_PER_SECOND: dict[str, Decimal] = {
 }
 # 0.622 / (2 x 0.1764 + 4 x 0.0221) = 0.622 / 0.4412: what the sample pays over its vCPU-memory shape.
 ECS_FACTOR = (Decimal("0.622") / Decimal("0.4412")).quantize(Decimal("0.0001"))
-BILLED_PHASES = frozenset({"Pending", "Running", "Restarting", "Updating", "Terminating"})
 SPOT_MIN_DISCOUNT = Decimal("0.30")
 SPOT_MAX_DISCOUNT = Decimal("0.90")
 PRICE_QUANTUM = Decimal("0.0000000001")
@@ -97,7 +97,7 @@ def billed_seconds(
     """Seconds spent in billed phases; an open interval runs until ``now``."""
     total = Decimal(0)
     for phase, start, end in intervals:
-        if phase not in BILLED_PHASES:
+        if not is_billed(phase):
             continue
         stop = end or now
         if stop > start:

@@ -26,14 +26,15 @@ from eci_operator.models import (
     ScheduleStrategy,
     SpotSpec,
     SpotStrategy,
+    keys,
 )
 
 SOURCE_PROFILE = "profile"
 SOURCE_CONTAINERS = "containers"
 SOURCE_DEFAULT = "default"
 
-LABEL_PROFILE = "eci.ask.dev/profile"
-LABEL_ZONE = "topology.kubernetes.io/zone"
+LABEL_PROFILE = keys.PROFILE_LABEL
+LABEL_ZONE = keys.ZONE_LABEL
 
 
 def annotation_source(name: str) -> str:
