@@ -10,11 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 from eci_operator.domain import conditions
+from eci_operator.domain.ecs_catalogue import is_ecs_name
 from eci_operator.domain.kubetime import kube_time
 from eci_operator.domain.phases import pod_phase
+from eci_operator.domain.specs import format_amount
 from eci_operator.models import keys
 from eci_operator.models.containergroup import (
     ContainerGroupPhase,
@@ -26,19 +29,24 @@ ANN = keys.ECI_PREFIX
 CONDITION_CREATED = keys.CONDITION_CREATED
 
 
-def _gib(value: float | None) -> str:
-    return f"{float(value or 0):.1f}"
-
-
 def write_back_annotations(status: ContainerGroupStatus) -> dict[str, str]:
-    """The annotations ECI writes onto a pod once its instance exists (none before)."""
+    """The annotations ECI writes onto a pod once its instance exists (none before).
+
+    CPU and memory as a real pod shows them (eci.md section 2): a vCPU-memory spec keeps its own decimals
+    (``"0.25"``, ``"2.0"``), an ECS type three and two decimals (``"2.000"``, ``"4.00"``).
+    """
     if not status.instance_id:
         return {}
+    vcpu, memory = Fraction(status.vcpu or 0), Fraction(status.memory_gib or 0)
+    if is_ecs_name(status.instance_spec or ""):
+        cpu_text, mem_text = f"{float(vcpu):.3f}", f"{float(memory):.2f}"
+    else:
+        cpu_text, mem_text = format_amount(vcpu), format_amount(memory)
     values = {
         "eci-instance-id": status.instance_id,
         "eci-instance-spec": status.instance_spec or "",
-        "eci-instance-cpu": _gib(status.vcpu),
-        "eci-instance-mem": _gib(status.memory_gib),
+        "eci-instance-cpu": cpu_text,
+        "eci-instance-mem": mem_text,
         "eci-instance-zone": status.zone_id or "",
         "eci-vswitch": status.vswitch_id or "",
         "eci-security-group": status.security_group_id or "",

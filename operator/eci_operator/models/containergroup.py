@@ -43,10 +43,22 @@ class SpotStrategy(StrEnum):
 
 
 class FailStrategy(StrEnum):
-    """What ECI does when an instance cannot be created: keep retrying, or fail at once."""
+    """What ECI does when an instance cannot be created: keep retrying, or fail at once.
+
+    ``fail-over`` is recorded as written and behaves as ``fail-back`` ("the effects of fail-over and
+    fail-back are the same", ECI's fault-handling page).
+    """
 
     FAIL_BACK = "fail-back"
+    FAIL_OVER = "fail-over"
     FAIL_FAST = "fail-fast"
+
+
+class Arch(StrEnum):
+    """The CPU architecture an instance needs: ARM ECS types run only on ASK's ARM virtual node."""
+
+    AMD64 = "amd64"
+    ARM64 = "arm64"
 
 
 class ContainerGroupPhase(StrEnum):
@@ -78,6 +90,7 @@ class CandidateSpec(KubeModel):
     spec: str = Field(min_length=1, max_length=64)
     vcpu: float = Field(gt=0)
     memory_gib: float = Field(gt=0, alias="memoryGiB")
+    gpus: int | None = Field(default=None, ge=0)
 
 
 class SpotSpec(KubeModel):
@@ -169,6 +182,8 @@ class ContainerGroupSpec(GroupPlacement):
     instance_spec: str = Field(min_length=1)
     vcpu: float = Field(gt=0)
     memory_gib: float = Field(gt=0, alias="memoryGiB")
+    arch: Arch | None = None
+    gpus: int | None = Field(default=None, ge=0)
     vswitch_ids: list[str] = Field(alias="vSwitchIds", min_length=1, max_length=10)
     # The vSwitches themselves (zone and CIDR) and the simulation seed, as they were at creation; unset in
     # records written before they were recorded (the runtime then looks the vSwitches up in the profile).
