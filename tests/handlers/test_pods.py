@@ -137,3 +137,22 @@ async def test_watches_that_end_are_resumed_from_their_resource_version(harness:
 
     await wait_for(running, 5, what="the pod created after the watches ended to run", interval=0.05)
     assert all(i.lists == 1 for i in harness.operator.informers)  # resumed, not listed again
+
+
+async def test_a_container_on_a_port_eci_uses_gets_a_warning_not_a_refusal(harness: Harness) -> None:
+    await ready_node(harness)
+    body = {
+        "metadata": {"name": "ports"},
+        "spec": {
+            "nodeName": NODE,
+            "containers": [{"name": "app", "image": "nginx", "ports": [{"containerPort": 10250}]}],
+        },
+    }
+    harness.request("POST", "/api/v1/namespaces/ns/pods", body)
+    await harness.settle()
+    pod = harness.server.get("pods", "ns", "ports")
+    assert pod is not None
+    assert pod["status"]["phase"] == "Running"
+    warnings = [e for e in harness.server.all("events") if e["reason"] == "ReservedPort"]
+    assert len(warnings) == 1
+    assert "port 10250" in warnings[0]["message"]

@@ -11,6 +11,7 @@ import structlog
 
 from eci_operator.domain.bodies import labels_of, meta_of, uid_of
 from eci_operator.domain.errors import DomainError
+from eci_operator.domain.pods import reserved_port_users
 from eci_operator.domain.record import group_record, refused_record
 from eci_operator.handlers.announce import Announcer, input_hash
 from eci_operator.handlers.caches import Caches
@@ -71,6 +72,7 @@ class GroupCreator:
             raise RuntimeError(f"ContainerGroup {namespace}/{name} of an earlier pod is still being deleted")
         self.caches.groups.put(key, created)
         if failure is None:
+            self._warn_reserved_ports(pod)
             return created
         bound.warning("pod.rejected", reason=reason, error=failure)
         status = ContainerGroupStatus(
@@ -82,6 +84,14 @@ class GroupCreator:
         await write_group_status(self.client, self.caches, key, created, status)
         self.announcer.post(pod, "ProviderFailed", failure, warning=True)
         return self.caches.groups.get(key)
+
+    def _warn_reserved_ports(self, pod: Body) -> None:
+        """ECI uses ports 111, 10250 and 10255 itself ("avoid them", its limits page): a Warning only."""
+        users = reserved_port_users(pod)
+        if users:
+            where = ", ".join(f"{path} port {port}" for path, port in users)
+            message = f"{where}: ECI uses ports 111, 10250 and 10255 itself (exec, logs, metrics); avoid them"
+            self.announcer.post(pod, "ReservedPort", message, warning=True)
 
 
 async def write_group_status(
