@@ -16,9 +16,33 @@ from eci_operator.kube.client import KubeClient
 from eci_operator.kube.errors import ApiError
 from eci_operator.kube.memory import ApiServer
 from eci_operator.kube.memory_transport import MemoryTransport
+from helpers import wait_for
 
 Projection = Callable[[dict[str, Any]], Any]
-CG = "/apis/eci.ask.dev/v1alpha1/namespaces/{ns}/containergroups"
+# A custom resource of the test's own (status subresource, a schema that keeps unknown fields): the operator
+# would take a ContainerGroup without a pod for an orphan and delete it in the middle of the test.
+CG = "/apis/contract.eci.ask.dev/v1/namespaces/{ns}/widgets"
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.contract.eci.ask.dev"},
+    "spec": {
+        "group": "contract.eci.ask.dev",
+        "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                },
+            }
+        ],
+    },
+}
 
 
 def _meta(body: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -61,8 +85,8 @@ def steps(ns: str) -> list[tuple[str, str, Any, dict[str, str], Projection | Non
         "spec": {"nodeName": "contract-node", "containers": [{"name": "c", "image": "nginx"}]},
     }
     group = {
-        "apiVersion": "eci.ask.dev/v1alpha1",
-        "kind": "ContainerGroup",
+        "apiVersion": "contract.eci.ask.dev/v1",
+        "kind": "Widget",
         "metadata": {"name": "g"},
         "spec": {"podName": "p", "podUid": "u", "nodeName": "n", "profile": "x", "zoneId": "z"},
         "status": {"phase": "Running"},
@@ -132,7 +156,17 @@ async def _send(
 async def test_the_fake_answers_as_the_real_api_server(kubeconfig: Path, crds: None, namespace: str) -> None:
     real = await KubeClient.connect(str(kubeconfig))
     real.max_retries = 0
-    fake_server = ApiServer()
+    crds_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    await real.create_or_get(crds_path, CRD)
+
+    async def served() -> bool:
+        crd = await real.get(f"{crds_path}/widgets.contract.eci.ask.dev")
+        return any(
+            c["type"] == "Established" and c["status"] == "True" for c in crd["status"]["conditions"] or []
+        )
+
+    await wait_for(served, 60, what="CRD widgets.contract.eci.ask.dev Established")
+    fake_server = ApiServer(status_subresources=frozenset({"pods", "widgets"}))
     fake = KubeClient(MemoryTransport(fake_server), max_retries=0)
     await fake.create("/api/v1/namespaces", {"metadata": {"name": namespace}})
     try:
@@ -148,4 +182,5 @@ async def test_the_fake_answers_as_the_real_api_server(kubeconfig: Path, crds: N
             elif view is not None:
                 assert view(fake_body) == view(real_body), what
     finally:
+        await real.delete(f"{crds_path}/widgets.contract.eci.ask.dev")
         await real.close()

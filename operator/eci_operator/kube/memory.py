@@ -111,8 +111,13 @@ class ApiServer:
     """The store and the verbs; ``MemoryTransport(server)`` hands it to a ``KubeClient``."""
 
     def __init__(
-        self, *, now: Callable[[], dt.datetime] | None = None, garbage_collection: bool = True
+        self,
+        *,
+        now: Callable[[], dt.datetime] | None = None,
+        garbage_collection: bool = True,
+        status_subresources: frozenset[str] = WITH_STATUS,
     ) -> None:
+        self.with_status = status_subresources  # resources whose status is a subresource
         self.objects: dict[tuple[str, str, str], Obj] = {}  # (resource, namespace, name) -> object
         self.rv = 1
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
@@ -245,7 +250,7 @@ class ApiServer:
         obj.setdefault("kind", KINDS.get(r.resource, ""))
         if r.resource == "pods":
             obj["status"] = {"phase": "Pending"}
-        elif r.resource in WITH_STATUS and r.api != "v1":
+        elif r.resource in self.with_status and r.api != "v1":
             obj.pop("status", None)
         return self._store("ADDED", r.resource, obj)
 
@@ -282,7 +287,7 @@ class ApiServer:
         for immutable in ("uid", "name", "namespace", "creationTimestamp", "generation", "deletionTimestamp"):
             if immutable in old["metadata"]:
                 new["metadata"][immutable] = old["metadata"][immutable]
-        if r.resource in WITH_STATUS:
+        if r.resource in self.with_status:
             if r.sub == "status":
                 new["spec"] = copy.deepcopy(old.get("spec"))
                 if new["spec"] is None:
