@@ -2,7 +2,8 @@
 
 Addresses are handed out next-fit (from just after the last one handed out, wrapping around),
 skipping the network address, the first three hosts and the broadcast address. A released address goes
-back to the pool, but is not handed out again at once. After an operator restart the allocations are rebuilt with ``reserve``.
+back to the pool, but is not handed out again at once. After an operator restart the allocations are
+rebuilt with ``reserve``.
 """
 
 from __future__ import annotations
