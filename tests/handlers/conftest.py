@@ -1,11 +1,11 @@
-"""Fixtures of the handler tier (see harness.py)."""
+"""Fixtures of the handler tier (see handler_helpers.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import pytest
-from harness import Harness, make_harness
+from handler_helpers import Harness, make_harness
 
 
 @pytest.fixture

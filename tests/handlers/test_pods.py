@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness import GROUP_PATH, NODE, Harness
+from handler_helpers import GROUP_PATH, NODE, Harness
 
 from helpers import wait_for
 
