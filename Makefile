@@ -62,6 +62,11 @@ format: $(STAMP)
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
+## test-handlers: the handler tier only (the operator in-process against an in-memory API server; no cluster)
+.PHONY: test-handlers
+test-handlers: $(STAMP)
+	$(BIN)/pytest tests/handlers
+
 ## test: lint, unit tests, then integration tests on the real control plane (built on first use)
 .PHONY: test
 test: $(STAMP) cluster-build lint

@@ -25,7 +25,7 @@ TOLERATION = {"key": "virtual-kubelet.io/provider", "operator": "Exists"}
 
 def _probe_pod() -> str:
     """A pod the pod webhook refuses whatever profiles exist (syntax), for a server-side dry run."""
-    pod = virtual_pod("admission-probe", annotations={ANN + "eci-use-specs": "3-5Gi"})
+    pod = virtual_pod("admission-probe", annotations={ANN + "eci-use-specs": "65-5Gi"})
     return json.dumps(pod)
 
 
@@ -183,8 +183,8 @@ def test_a_zone_owned_by_another_profile_is_refused_and_valid_profiles_pass(
 # --------------------------------------------------------------------------------------------- pods
 BAD_PODS = [
     pytest.param(
-        {ANN + "eci-use-specs": "3-5Gi"},
-        "k8s.aliyun.com/eci-use-specs: '3-5Gi' is not valid: ",
+        {ANN + "eci-use-specs": "65-5Gi"},
+        "k8s.aliyun.com/eci-use-specs: '65-5Gi' is not valid: ",
         id="unsupported-spec",
     ),
     pytest.param(
@@ -260,7 +260,7 @@ async def test_a_stopped_operator_blocks_nothing(
         assert got.returncode == 0, got.stderr
         # even a pod the webhook would refuse: failurePolicy Ignore (it fails at binding instead)
         unchecked = virtual_pod(
-            "unchecked", nodeSelector={ZONE: "cn-nowhere-a"}, annotations={ANN + "eci-use-specs": "3-5Gi"}
+            "unchecked", nodeSelector={ZONE: "cn-nowhere-a"}, annotations={ANN + "eci-use-specs": "65-5Gi"}
         )
         got = apply(kubectl, unchecked, namespace)
         assert got.returncode == 0, got.stderr

@@ -94,7 +94,7 @@ async def test_ask_console_demo(api: ApiClient, namespace: str, make_profile: An
     await apps.patch_namespaced_deployment("demo", namespace, patch)
     pods = await wait_for(lambda: two_running_with("ecs.g7.xlarge"), 90, what="rolled-out ecs.g7.xlarge pods")
     ann = pods[0].metadata.annotations
-    assert (ann[ANN + "eci-instance-cpu"], ann[ANN + "eci-instance-mem"]) == ("4.0", "16.0")
+    assert (ann[ANN + "eci-instance-cpu"], ann[ANN + "eci-instance-mem"]) == ("4.000", "16.00")  # ECS type
 
     second = {"id": f"vsw-{profile['metadata']['name']}-b", "zoneId": zone[:-1] + "b", "cidr": "10.1.0.0/16"}
     vswitches = [*profile["spec"]["vSwitches"], second]

@@ -13,8 +13,8 @@ from helpers import wait_for
 
 CASES = [
     pytest.param(
-        {"annotations": {"k8s.aliyun.com/eci-use-specs": "3-5Gi"}},
-        ["k8s.aliyun.com/eci-use-specs", "3-5Gi"],
+        {"annotations": {"k8s.aliyun.com/eci-use-specs": "65-5Gi"}},
+        ["k8s.aliyun.com/eci-use-specs", "65-5Gi"],
         id="unsupported-spec",
     ),
     pytest.param(

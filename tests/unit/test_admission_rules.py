@@ -42,15 +42,18 @@ def pod(**kw: Any) -> dict[str, Any]:
 
 
 def apply_patch(body: dict[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any]:
-    """Enough of RFC 6902 ``add`` for the webhook's patches."""
+    """Enough of RFC 6902 ``add`` and ``remove`` for the webhook's patches."""
     out = copy.deepcopy(body)
     for op in patch:
-        assert op["op"] == "add"
+        assert op["op"] in ("add", "remove")
         parts = op["path"].strip("/").split("/")
         target = out
         for part in parts[:-1]:
             target = target[part]
-        target[parts[-1]] = copy.deepcopy(op["value"])
+        if op["op"] == "remove":
+            del target[parts[-1]]
+        else:
+            target[parts[-1]] = copy.deepcopy(op["value"])
     return out
 
 
@@ -182,22 +185,22 @@ def test_unsupported_spec_is_refused_with_field_value_and_allowed(
     profiles: dict[str, ECIProfileSpec],
 ) -> None:
     body = pod(
-        annotations={USE_SPECS: "3-5Gi"}, nodeSelector={ZONE: "cn-hangzhou-i"}, tolerations=[TOLERATION]
+        annotations={USE_SPECS: "65-5Gi"}, nodeSelector={ZONE: "cn-hangzhou-i"}, tolerations=[TOLERATION]
     )
     verdict = _verdict(body, profiles)
     assert verdict.profiles == ("a",)
     assert not verdict.allowed
-    assert verdict.errors[0].startswith("k8s.aliyun.com/eci-use-specs: '3-5Gi' is not valid: ")
+    assert verdict.errors[0].startswith("k8s.aliyun.com/eci-use-specs: '65-5Gi' is not valid: ")
     assert "allowed:" in verdict.errors[0]
     assert adm.denial("pod ns/p", verdict.errors).startswith(
-        "pod ns/p: k8s.aliyun.com/eci-use-specs: '3-5Gi'"
+        "pod ns/p: k8s.aliyun.com/eci-use-specs: '65-5Gi'"
     )
 
 
 def test_every_problem_is_listed(profiles: dict[str, ECIProfileSpec]) -> None:
     body = pod(
         annotations={
-            USE_SPECS: "3-5Gi",
+            USE_SPECS: "65-5Gi",
             VSWITCH: "vsw-nope",
             "eci.ask.dev/exit-after": "soon",
             "eci.ask.dev/startup-delay": "-1",
@@ -229,7 +232,7 @@ def test_valid_for_one_candidate_is_enough(profiles: dict[str, ECIProfileSpec]) 
 
 def test_invalid_for_every_candidate_names_each_profile(profiles: dict[str, ECIProfileSpec]) -> None:
     body = pod(
-        annotations={VSWITCH: "vsw-nope", USE_SPECS: "3-5Gi"}, nodeSelector={"type": "virtual-kubelet"}
+        annotations={VSWITCH: "vsw-nope", USE_SPECS: "65-5Gi"}, nodeSelector={"type": "virtual-kubelet"}
     )
     errors = _verdict(body, profiles).errors
     assert errors[0].startswith(USE_SPECS)  # common to both: once, unqualified
@@ -241,7 +244,7 @@ def test_invalid_for_every_candidate_names_each_profile(profiles: dict[str, ECIP
 def test_without_a_candidate_only_syntax_is_checked(profiles: dict[str, ECIProfileSpec]) -> None:
     unknown_zone = {"nodeSelector": {ZONE: "cn-elsewhere-a"}, "tolerations": [TOLERATION]}
     assert _verdict(pod(annotations={VSWITCH: "vsw-anything"}, **unknown_zone), profiles).allowed
-    verdict = _verdict(pod(annotations={USE_SPECS: "3-5Gi", VSWITCH: "bad id"}, **unknown_zone), profiles)
+    verdict = _verdict(pod(annotations={USE_SPECS: "65-5Gi", VSWITCH: "bad id"}, **unknown_zone), profiles)
     assert verdict.profiles == ()
     assert len(verdict.errors) == 2
 
@@ -281,9 +284,47 @@ def _patch(body: dict[str, Any], profiles: dict[str, ECIProfileSpec], **kw: Any)
 def test_eci_label_sends_the_pod_to_virtual_nodes(profiles: dict[str, ECIProfileSpec]) -> None:
     body = pod(labels={"alibabacloud.com/eci": "true"}, nodeSelector={"disk": "ssd"})
     after = apply_patch(body, _patch(body, profiles))
-    assert after["spec"]["nodeSelector"] == {"disk": "ssd", "type": "virtual-kubelet"}
+    # ACK: the label "overrides nodeSelector, affinity and anti-affinity, and pod topology spread constraints"
+    assert after["spec"]["nodeSelector"] == {"type": "virtual-kubelet"}
     assert after["spec"]["tolerations"] == [adm.VIRTUAL_NODE_TOLERATION]
     assert _patch(after, profiles) == []  # idempotent: a second call adds nothing
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": []}}},
+        {"affinity": _affinity([{"key": ZONE, "operator": "In", "values": ["cn-elsewhere-a"]}])},
+        {
+            "topologySpreadConstraints": [
+                {"maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule"}
+            ]
+        },
+        {"nodeSelector": {"type": "gpu", "disk": "ssd"}},
+    ],
+)
+def test_eci_label_overrides_placement(profiles: dict[str, ECIProfileSpec], spec: dict[str, Any]) -> None:
+    body = pod(labels={"alibabacloud.com/eci": "true"}, **spec)
+    patch = _patch(body, profiles)
+    after = apply_patch(body, patch)
+    assert after["spec"]["nodeSelector"] == {"type": "virtual-kubelet"}
+    assert "affinity" not in after["spec"]
+    assert "topologySpreadConstraints" not in after["spec"]
+    for key in set(spec) - {"nodeSelector"}:
+        assert {"op": "remove", "path": f"/spec/{key}"} in patch
+
+
+def test_eci_label_override_keeps_the_vswitch_zone_affinity(profiles: dict[str, ECIProfileSpec]) -> None:
+    body = pod(
+        labels={"alibabacloud.com/eci": "true"},
+        annotations={VSWITCH: "vsw-j"},
+        affinity=_affinity([{"key": "disk", "operator": "Exists"}]),
+    )
+    after = apply_patch(body, _patch(body, profiles))
+    terms = after["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert terms["nodeSelectorTerms"] == [
+        {"matchExpressions": [{"key": ZONE, "operator": "In", "values": ["cn-hangzhou-j"]}]}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -307,10 +348,12 @@ def test_eci_namespace(
     assert bool(patch) is mutated
 
 
-def test_never_overwrites_the_pods_own_choices(profiles: dict[str, ECIProfileSpec]) -> None:
+def test_never_overwrites_the_pods_own_toleration(profiles: dict[str, ECIProfileSpec]) -> None:
     own = {"key": "virtual-kubelet.io/provider", "operator": "Equal", "value": "alibabacloud"}
     body = pod(labels={"alibabacloud.com/eci": "true"}, nodeSelector={"type": "gpu"}, tolerations=[own])
-    assert _patch(body, profiles) == []
+    assert _patch(body, profiles) == [
+        {"op": "add", "path": "/spec/nodeSelector", "value": {"type": "virtual-kubelet"}}
+    ]
 
 
 def test_vswitch_annotation_pins_the_zones(profiles: dict[str, ECIProfileSpec]) -> None:
@@ -398,7 +441,7 @@ def test_profile_problems_are_all_listed_with_paths() -> None:
                     "matchLabels": {"bad key!": "v", "ok": "bad value!"},
                     "matchExpressions": [{"key": "-x", "operator": "In", "values": ["y"]}],
                 },
-                "effect": {"labels": {"/nope": "v"}, "annotations": {USE_SPECS: "3-5Gi"}},
+                "effect": {"labels": {"/nope": "v"}, "annotations": {USE_SPECS: "65-5Gi"}},
             }
         ],
     )

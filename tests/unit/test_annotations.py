@@ -24,6 +24,10 @@ from eci_operator.models import FailStrategy, ScheduleStrategy, SpotStrategy
             "1-2Gi,2-4Gi,4-8Gi,8-16Gi,16-32Gi",
             ["1.0-2.0Gi", "2.0-4.0Gi", "4.0-8.0Gi", "8.0-16.0Gi", "16.0-32.0Gi"],
         ),
+        ("2-3Gi", ["2.0-3.0Gi"]),  # as written: resolve rounds it onto the pod's table
+        ("ecs.gn6i-c4g1.xlarge,ecs.gn6v-c8g1.2xlarge", ["ecs.gn6i-c4g1.xlarge", "ecs.gn6v-c8g1.2xlarge"]),
+        ("ecs.g8y.large,ecs.c8y.xlarge", ["ecs.g8y.large", "ecs.c8y.xlarge"]),  # ARM with ARM
+        ("ecs.t5-c1m2.large,2-4Gi,ecs.c6.xlarge", ["ecs.t5-c1m2.large", "2.0-4.0Gi", "ecs.c6.xlarge"]),
     ],
 )
 def test_use_specs(value: str, names: list[str]) -> None:
@@ -44,7 +48,15 @@ def test_use_specs(value: str, names: list[str]) -> None:
         ),
         ("2-4Gi,2.0-4.0Gi", "2.0-4.0Gi", "listed twice"),
         ("ecs.g7.large,ecs.g7.large", "ecs.g7.large", "listed twice"),
-        ("2-4Gi,3-3Gi", "3-3Gi", "not a supported size"),
+        ("2-4Gi,65-3Gi", "65-3Gi", "larger than the largest ECI spec"),
+        ("2-4Gi,0-3Gi", "0-3Gi", "more than 0"),
+        (
+            "ecs.gn6i-c4g1.xlarge,2-4Gi",
+            "ecs.gn6i-c4g1.xlarge,2-4Gi",
+            "gpu types (ecs.gn6i-c4g1.xlarge) cannot",
+        ),
+        ("ecs.g8y.large,ecs.g7.large", "ecs.g8y.large,ecs.g7.large", "arm types (ecs.g8y.large) cannot"),
+        ("ecs.i2.xlarge,4-32Gi", "ecs.i2.xlarge,4-32Gi", "local-disk types (ecs.i2.xlarge) cannot"),
         ("2-4Gi;4-8Gi", "2-4Gi;4-8Gi", "not a vCPU-memory spec"),
     ],
 )

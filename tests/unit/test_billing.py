@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
 
-from eci_operator.domain import pricing
+from eci_operator.domain import ecs_catalogue, pricing, spec_tables
 from eci_operator.domain import stock as stock_rules
 from eci_operator.domain.bill import bill_rows, format_table
 from eci_operator.handlers.billing import Charge, apply_charges
@@ -28,19 +29,54 @@ def test_on_demand_price_matches_the_published_example() -> None:
     assert pricing.per_hour(per_second) == Decimal("0.441072")
 
 
-def test_ecs_types_are_priced_from_their_size_unless_listed() -> None:
+def test_published_ecs_price_and_the_fallback_factor_derived_from_it() -> None:
+    # eci.md section 3: ecs.c5.large 0.622 CNY/h against 0.4412 for 2 vCPU / 4 GiB
+    assert pricing.per_hour(pricing.on_demand_per_second("ecs.c5.large", 2, 4)).quantize(
+        Decimal("0.0001")
+    ) == Decimal("0.6220")
+    assert Decimal("1.4098") == pricing.ECS_FACTOR
     assert (
         pricing.on_demand_per_second("ecs.g7.xlarge", 4, 16)
-        == Decimal("0.000049") * 4 + Decimal("0.00000613") * 16
+        == (Decimal("0.000049") * 4 + Decimal("0.00000613") * 16) * pricing.ECS_FACTOR
     )
 
 
+def test_every_catalogue_type_gets_a_published_or_fallback_price() -> None:
+    names = ecs_catalogue.catalogue_names()
+    assert set(pricing.ECS_PRICE_PER_HOUR) <= set(names)
+    for name in names:
+        found = ecs_catalogue.ecs_type(name, field="f")
+        price = pricing.on_demand_per_second(name, found.vcpu, float(found.memory_gib))
+        fallback = (
+            Decimal("0.000049") * found.vcpu + Decimal("0.00000613") * Decimal(str(float(found.memory_gib)))
+        ) * pricing.ECS_FACTOR
+        assert price > 0, name
+        assert price == pricing.ECS_PRICE_PER_SECOND.get(name, fallback), name
+
+
+def test_every_spot_spec_is_matched_to_an_ecs_type() -> None:
+    for vcpu, row in spec_tables.SPOT.items():
+        for memory in row:
+            assert ecs_catalogue.matching_type(vcpu, memory) is not None, (vcpu, memory)
+    assert ecs_catalogue.matching_type(Fraction(2), Fraction(4)) == "ecs.c7.large"
+    assert ecs_catalogue.matching_type(Fraction(52), Fraction(96)) == "ecs.c7.13xlarge"
+    assert ecs_catalogue.matching_type(Fraction(2), Fraction(2)) == "ecs.ic5.large"
+    assert ecs_catalogue.matching_type(Fraction(6), Fraction(12)) is None  # regional only: never spot
+
+
 @pytest.mark.parametrize("seed", [0, 1, 42])
-def test_spot_is_30_to_90_percent_cheaper_and_deterministic(seed: int) -> None:
-    on_demand = pricing.on_demand_per_second("2.0-4.0Gi", 2, 4)
-    spot = pricing.spot_per_second(seed, "cn-hangzhou-i", "2.0-4.0Gi", 2, 4)
-    assert on_demand * Decimal("0.1") <= spot <= on_demand * Decimal("0.7")
-    assert spot == pricing.spot_per_second(seed, "cn-hangzhou-i", "2.0-4.0Gi", 2, 4)
+@pytest.mark.parametrize(("spec", "vcpu", "memory"), [("2.0-4.0Gi", 2, 4), ("ecs.g7.xlarge", 4, 16)])
+def test_spot_is_30_to_90_percent_off_the_matched_type_and_deterministic(
+    seed: int, spec: str, vcpu: int, memory: int
+) -> None:
+    market = pricing.spot_market_per_second(spec, vcpu, memory)
+    assert market == pricing.on_demand_per_second(
+        ecs_catalogue.matching_type(vcpu, memory) or spec, vcpu, memory
+    )
+    spot = pricing.spot_per_second(seed, "cn-hangzhou-i", spec, vcpu, memory)
+    assert market * Decimal("0.1") <= spot <= market * Decimal("0.7")
+    assert spot < pricing.on_demand_per_second(spec, vcpu, memory)  # always below pay-as-you-go
+    assert spot == pricing.spot_per_second(seed, "cn-hangzhou-i", spec, vcpu, memory)
 
 
 def test_billed_seconds_count_only_billed_phases_and_open_intervals_run_to_now() -> None:

@@ -120,7 +120,7 @@ def test_unknown_keys_are_reported(capsys: pytest.CaptureFixture[str], tmp_path:
                 "vSwitchIds": "vsw-a",
                 "vpcId": "vpc-a",
                 "securityGroupId": "sg-a",
-                "selectors": json.dumps([{"name": "x", "effect": {"annotations": {USE_SPECS: "3-3Gi"}}}]),
+                "selectors": json.dumps([{"name": "x", "effect": {"annotations": {USE_SPECS: "65-3Gi"}}}]),
             },
             ["vsw-a=cn-hangzhou-i,10.0.0.0/16"],
             'spec.selectors[0].effect.annotations["k8s.aliyun.com/eci-use-specs"]',

@@ -87,7 +87,7 @@ def test_workloads_use_their_pod_template(
     workload = {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "w"}, **wrap(template)}
     code, out, err = _run(capsys, "-f", _write(tmp_path, "w.yaml", workload), "-p", profile_file)
     assert code == 0, err
-    assert json.loads(out)["instanceSpec"] == "4.0-8.0Gi"
+    assert json.loads(out)["instanceSpec"] == "4.0-6.0Gi"  # cn-hangzhou: the regional table
     assert ("DaemonSet" in err) == (kind == "DaemonSet")
 
 
@@ -115,12 +115,55 @@ def test_text_output_explains_each_field(
     )
     code, out, _ = _run(capsys, "-f", _write(tmp_path, "p.yaml", pod), "-p", profile_file, "-o", "text")
     assert code == 0
-    assert "Instance spec   4.0-32.0Gi" in out
+    assert "Instance spec   4.0-18.0Gi" in out
     assert "the containers need 2 vCPU / 17 GiB" in out
+    assert "sized on the regional table (cn-hangzhou is one of the 12 regions with more specs)" in out
     assert "its largest memory is 16 GiB < 17 GiB" in out
     assert "vsw-j (cn-hangzhou-j)" in out
     assert "from the pod's annotation k8s.aliyun.com/eci-vswitch" in out
     assert "from the ECIProfile" in out
+
+
+def _text(capsys: pytest.CaptureFixture[str], tmp_path: Path, pod: Any, profile: str) -> str:
+    code, out, err = _run(capsys, "-f", _write(tmp_path, "p.yaml", pod), "-p", profile, "-o", "text")
+    assert code == 0, err
+    return out
+
+
+def test_text_output_explains_an_off_table_spec(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, profile_file: str
+) -> None:
+    pod = make_pod(annotations={"k8s.aliyun.com/eci-use-specs": "2-3Gi"})
+    out = _text(capsys, tmp_path, pod, profile_file)
+    assert "Instance spec   2.0-4.0Gi" in out
+    assert "2.0-3.0Gi is not on the regional table (cn-hangzhou is one of the 12 regions" in out
+    assert "rounded up to 2.0-4.0Gi (billed as rounded)" in out
+    _, out, _ = _run(capsys, "-f", _write(tmp_path, "p.yaml", pod), "-p", profile_file)
+    assert json.loads(out)["sources"]["candidates[0]"] == "rounded:2.0-3.0Gi"
+
+
+def test_text_output_explains_ignored_containers_and_the_all_region_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    spec = {
+        **PROFILE,
+        "regionId": "eu-central-1",
+        "vSwitches": [{"id": "vsw-f", "zoneId": "eu-central-1-a", "cidr": "10.0.0.0/24"}],
+        "simulation": {},
+    }
+    profile = _write(tmp_path, "eu.yaml", {**PROFILE_DOC, "spec": spec})
+    ignore = [{"name": "__ECI_RESOURCE_IGNORE__", "value": "TRUE"}]
+    pod = make_pod(
+        containers=[
+            container("a", cpu="2", memory="4Gi"),
+            container("b", cpu="2", memory="4Gi"),
+            container("sidecar", cpu="250m", memory="512Mi", env=ignore),
+        ]
+    )
+    out = _text(capsys, tmp_path, pod, profile)
+    assert "Instance spec   4.0-8.0Gi" in out
+    assert "left out of the sum: sidecar (env __ECI_RESOURCE_IGNORE__=TRUE)" in out
+    assert "sized on the all-region table (eu-central-1 is not one of the regions" in out
 
 
 def test_multi_document_input_takes_the_first_and_says_so(
@@ -193,9 +236,9 @@ def test_bad_input_is_one_error_line(
     ("annotations", "expected"),
     [
         (
-            {"k8s.aliyun.com/eci-use-specs": "2-3Gi"},
-            "error: k8s.aliyun.com/eci-use-specs: '2-3Gi' is not valid: "
-            "3.0 GiB is not offered with 2.0 vCPU; allowed: with 2.0 vCPU: 1.0, 2.0, 4.0, 8.0, 16.0 GiB",
+            {"k8s.aliyun.com/eci-use-specs": "65-3Gi"},
+            "error: k8s.aliyun.com/eci-use-specs: '65-3Gi' is not valid: "
+            "larger than the largest ECI spec; allowed: at most 64.0 vCPU and 512.0 GiB",
         ),
         (
             {"k8s.aliyun.com/eci-max-pending-minute": "5000"},

@@ -52,6 +52,43 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
         ),
         {},
     ),
+    "worked example 7/13": (make_pod(containers=[container(cpu="7", memory="13Gi")]), {}),
+    "off-table use-specs": (make_pod(annotations={A + "eci-use-specs": "2-3Gi,6-12Gi,2-4Gi"}), {}),
+    "ignored sidecar": (
+        make_pod(
+            containers=[
+                container("a", cpu="2", memory="4Gi"),
+                container("b", cpu="2", memory="4Gi"),
+                container(
+                    "c",
+                    cpu="250m",
+                    memory="512Mi",
+                    env=[{"name": "__ECI_RESOURCE_IGNORE__", "value": "TRUE"}],
+                ),
+            ]
+        ),
+        {},
+    ),
+    "spot rounded onto the spot table": (
+        make_pod(
+            annotations={A + "eci-spot-strategy": "SpotAsPriceGo"},
+            containers=[container(cpu="500m", memory="6Gi")],
+        ),
+        {},
+    ),
+    "gpu": (
+        make_pod(
+            annotations={A + "eci-use-specs": "ecs.gn6i-c4g1.xlarge"},
+            containers=[container(resources={"limits": {"cpu": "2", "nvidia.com/gpu": "1"}})],
+        ),
+        {},
+    ),
+    "fail-over": (make_pod(annotations={A + "eci-fail-strategy": "fail-over"}), {}),
+    "arm without the arm node": (make_pod(annotations={A + "eci-use-specs": "ecs.g8y.large"}), {}),
+    "gpu without a gpu type": (
+        make_pod(containers=[container(resources={"limits": {"nvidia.com/gpu": "1"}})]),
+        {},
+    ),
     "errors": (
         make_pod(
             hostNetwork=True,

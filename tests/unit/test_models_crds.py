@@ -123,7 +123,36 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
+def _models_of_union(annotation: Any) -> list[type[BaseModel]] | None:
+    """The models of a union of several models (one schema object stands for all of them)."""
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return None
+    args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    if len(args) < 2 or not all(isinstance(a, type) and issubclass(a, BaseModel) for a in args):
+        return None
+    return args
+
+
+def _compare_union(models: list[type[BaseModel]], node: dict[str, Any], path: str) -> None:
+    """Properties are every model's fields; required are the fields every model requires."""
+    fields = {}
+    for model in models:
+        for name, info in model.model_fields.items():
+            fields.setdefault(info.alias or name, info)
+    assert set(node.get("properties", {})) == set(fields), f"{path}: schema and models differ"
+    required = set.intersection(
+        *({info.alias or n for n, info in m.model_fields.items() if info.is_required()} for m in models)
+    )
+    assert set(node.get("required", [])) == required, f"{path}: required fields differ"
+    for alias, info in fields.items():
+        _check_type(info.annotation, node["properties"][alias], f"{path}.{alias}")
+
+
 def _check_type(annotation: Any, node: dict[str, Any], path: str) -> None:
+    if (models := _models_of_union(annotation)) is not None:
+        assert node["type"] == "object", path
+        _compare_union(models, node, path)
+        return
     annotation = _unwrap(annotation)
     origin = typing.get_origin(annotation)
     if origin is list or origin is tuple:

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from eci_operator.domain.podstatus import desired_pod_status, pending_status, pod_phase, status_patch
+from eci_operator.domain.podstatus import (
+    desired_pod_status,
+    pending_status,
+    pod_phase,
+    status_patch,
+    write_back_annotations,
+)
 from eci_operator.models.containergroup import (
     ContainerGroupPhase,
     ContainerGroupStatus,
@@ -99,12 +105,32 @@ def test_running_pod_status_and_write_back_annotations() -> None:
     assert annotations == {
         "k8s.aliyun.com/eci-instance-id": "eci-abc",
         "k8s.aliyun.com/eci-instance-spec": "ecs.g7.xlarge",
-        "k8s.aliyun.com/eci-instance-cpu": "4.0",
-        "k8s.aliyun.com/eci-instance-mem": "16.0",
+        "k8s.aliyun.com/eci-instance-cpu": "4.000",  # an ECS type, as a real pod shows it (eci.md section 2)
+        "k8s.aliyun.com/eci-instance-mem": "16.00",
         "k8s.aliyun.com/eci-instance-zone": "cn-hangzhou-i",
         "k8s.aliyun.com/eci-vswitch": "vsw-a",
         "k8s.aliyun.com/eci-security-group": "sg-a",
     }
+
+
+@pytest.mark.parametrize(
+    ("spec", "vcpu", "memory", "cpu_text", "mem_text"),
+    [
+        ("0.25-0.5Gi", 0.25, 0.5, "0.25", "0.5"),  # never "0.2"
+        ("2.0-4.0Gi", 2, 4, "2.0", "4.0"),
+        ("8.0-14.0Gi", 8, 14, "8.0", "14.0"),
+        ("ecs.c5.large", 2, 4, "2.000", "4.00"),
+        ("ecs.t5-c1m2.large", 2, 4, "2.000", "4.00"),
+        ("ecs.gn6i-c4g1.xlarge", 4, 15, "4.000", "15.00"),
+    ],
+)
+def test_write_back_cpu_and_memory_keep_the_spec_decimals(
+    spec: str, vcpu: float, memory: float, cpu_text: str, mem_text: str
+) -> None:
+    status = running().model_copy(update={"instance_spec": spec, "vcpu": vcpu, "memory_gib": memory})
+    annotations = write_back_annotations(status)
+    assert annotations["k8s.aliyun.com/eci-instance-cpu"] == cpu_text
+    assert annotations["k8s.aliyun.com/eci-instance-mem"] == mem_text
 
 
 def test_unchanged_status_is_not_written_again_and_transition_times_are_kept() -> None:

@@ -90,7 +90,7 @@ def test_candidates_are_exactly_the_annotation_in_order(profile: ECIProfileSpec)
         ([container(memory="4Gi")], None, "1.0-4.0Gi"),
         ([container(cpu="250m", memory="512Mi")], None, "0.25-0.5Gi"),
         ([container(cpu="300m")], None, "0.5-1.0Gi"),
-        ([container(cpu="2", memory="17Gi")], None, "4.0-32.0Gi"),
+        ([container(cpu="2", memory="17Gi")], None, "4.0-18.0Gi"),  # cn-hangzhou: the regional 4 vCPU row
         # the limit wins over the request, per resource
         ([container(cpu="1", limit_cpu="3", memory="1Gi")], None, "4.0-2.0Gi"),
         ([container(cpu="1", memory="8Gi", limit_memory="1Gi")], None, "1.0-2.0Gi"),
@@ -172,6 +172,7 @@ def test_profile_defaults(profile: ECIProfileSpec) -> None:
     assert resolution.max_pending_minutes == 240
     assert resolution.matched_selectors == ()
     assert resolution.sources == {
+        "specTable": "region:cn-hangzhou",
         "candidates": "default",
         "instanceSpec": "default",
         "vSwitchIds": "profile",
@@ -223,7 +224,7 @@ def test_annotations_override_the_profile(profile: ECIProfileSpec) -> None:
             "Ordered",
             "VSwitchOrdered, VSwitchRandom",
         ),
-        ({ann.FAIL_STRATEGY: "retry"}, ann.FAIL_STRATEGY, "retry", "fail-back, fail-fast"),
+        ({ann.FAIL_STRATEGY: "retry"}, ann.FAIL_STRATEGY, "retry", "fail-back, fail-over, fail-fast"),
         ({ann.MAX_PENDING_MINUTE: "5"}, ann.MAX_PENDING_MINUTE, "5", "10 to 1440"),
         ({ann.USE_SPECS: "2-4Gi,2-4Gi"}, ann.USE_SPECS, "2.0-4.0Gi", "each item at most once"),
     ],
@@ -367,7 +368,7 @@ def test_pod_errors_name_the_field(profile: ECIProfileSpec, pod: dict[str, Any],
 def test_validate_pod_collects_every_error(profile: ECIProfileSpec) -> None:
     pod = make_pod(
         hostNetwork=True,
-        annotations={ann.USE_SPECS: "9-9Gi", ann.VSWITCH: "vsw-x", ann.FAIL_STRATEGY: "x"},
+        annotations={ann.USE_SPECS: "65-9Gi", ann.VSWITCH: "vsw-x", ann.FAIL_STRATEGY: "x"},
         containers=[container(securityContext={"privileged": True})],
     )
     fields = [error.field for error in validate_pod(pod, profile, namespace_labels={})]

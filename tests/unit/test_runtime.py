@@ -61,14 +61,10 @@ def spec(uid: str, strategy: ScheduleStrategy = ScheduleStrategy.ORDERED) -> Con
 
 def request(name: str, uid: str | None = None, **lifecycle: Any) -> GroupRequest:
     lc = {"startup_delay": 0.0, "exit_after": None, "exit_code": 0, "restart_policy": "Always"} | lifecycle
-    return GroupRequest(
-        namespace="ns",
-        name=name,
-        uid=uid or f"uid-{name}",
-        spec=spec(uid or f"uid-{name}"),
-        vswitches=VSWITCHES,
-        lifecycle=Lifecycle(**lc),
+    recorded = spec(uid or f"uid-{name}").model_copy(
+        update={"vswitches": list(VSWITCHES), "lifecycle": Lifecycle(**lc)}
     )
+    return GroupRequest(namespace="ns", name=name, spec=recorded)
 
 
 IMPLEMENTATIONS: dict[str, Callable[[ManualClock], Runtime]] = {"simulated": lambda c: SimulatedRuntime(c)}
@@ -139,7 +135,7 @@ async def test_ordered_falls_over_to_the_next_vswitch_and_exhaustion_is_a_clear_
 async def test_random_strategy_is_seeded_by_uid() -> None:
     def randomised(i: int) -> GroupRequest:
         base = request(f"r{i}")
-        return dataclasses.replace(base, spec=spec(base.uid, ScheduleStrategy.RANDOM))
+        return with_spec(base, schedule_strategy=ScheduleStrategy.RANDOM)
 
     a, b = SimulatedRuntime(ManualClock()), SimulatedRuntime(ManualClock())
     first = [(await a.create(randomised(i))).vswitch_id for i in range(6)]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from eci_operator.kube.client import ApiError
+from eci_operator.kube.errors import ApiError, api_error
 from eci_operator.kube.watch import Informer
 
 
@@ -88,7 +88,7 @@ async def test_an_expired_watch_lists_again_as_an_error_event_or_an_http_410() -
             {"metadata": {"resourceVersion": "30"}, "items": [obj("c", 25)]},
             {"metadata": {"resourceVersion": "40"}, "items": []},
         ],
-        streams=[[{"type": "ADDED", "object": obj("b", 11)}, gone_event], ApiError(410, "Gone")],
+        streams=[[{"type": "ADDED", "object": obj("b", 11)}, gone_event], api_error(410, "Gone")],
     )
     events, lists = await play(client)
     assert events == [("ADDED", "b")]
@@ -113,9 +113,9 @@ async def test_other_failures_are_retried_from_the_same_resource_version() -> No
 
 
 def test_the_cache_never_revives_a_dropped_object() -> None:
-    from eci_operator.handlers.state import ObjectCache
+    from eci_operator.handlers.store import Store
 
-    cache = ObjectCache(tombstones=2)
+    cache = Store(tombstones=2)
     pod = {"metadata": {"uid": "u1", "resourceVersion": "5"}}
     cache.put(("ns", "p"), pod)
     cache.drop(("ns", "p"), "u1")  # the watch delivered its deletion ...
@@ -129,3 +129,17 @@ def test_the_cache_never_revives_a_dropped_object() -> None:
     cache.drop(("ns", "x"), "u3")  # only the last two tombstones are kept: u1 is forgotten
     cache.put(("ns", "p"), {"metadata": {"uid": "u1", "resourceVersion": "4"}})
     assert cache.get(("ns", "p")) is not None
+
+
+def test_the_store_indexes_follow_puts_and_drops() -> None:
+    from eci_operator.handlers.store import Store
+
+    store = Store({"node": lambda body: body.get("spec", {}).get("nodeName")})
+    store.put(("ns", "a"), {"metadata": {"uid": "a", "resourceVersion": "1"}, "spec": {"nodeName": "n1"}})
+    store.put(("ns", "b"), {"metadata": {"uid": "b", "resourceVersion": "1"}, "spec": {"nodeName": "n1"}})
+    assert store.by("node", "n1") == [("ns", "a"), ("ns", "b")]
+    store.put(("ns", "a"), {"metadata": {"uid": "a", "resourceVersion": "2"}, "spec": {"nodeName": "n2"}})
+    assert store.by("node", "n1") == [("ns", "b")]
+    assert store.by("node", "n2") == [("ns", "a")]
+    store.drop(("ns", "b"))
+    assert store.by("node", "n1") == []

@@ -20,7 +20,7 @@ import yaml
 from eci_operator.cli._io import InputError, emit, fail, load_documents, note, pick, read_text
 from eci_operator.domain import DomainErrors, load_profile
 
-USED_KEYS = ("vSwitchIds", "securityGroupId", "vpcId", "selectors")
+USED_KEYS = ("vSwitchIds", "securityGroupId", "vpcId", "selectors", "enableLinuxArm64Node")
 # Keys of the real ConfigMap (eci.md section 1) that the emulator does not model.
 KNOWN_IGNORED_KEYS = (
     "resourceGroupId",
@@ -29,7 +29,6 @@ KNOWN_IGNORED_KEYS = (
     "enableLogController",
     "enablePVCController",
     "enableReuseSSLKey",
-    "enableLinuxArm64Node",
     "enableHybridMode",
     "featureGates",
     "slsMachineGroup",
@@ -179,6 +178,14 @@ def configmap_to_profile(
         "securityGroupId": _string(data, "securityGroupId", source),
         "vSwitches": [{"id": v, "zoneId": vswitches[v][0], "cidr": vswitches[v][1]} for v in ids],
     }
+    arm_text = _string(data, "enableLinuxArm64Node", source, required=False)
+    if arm_text is not None:
+        if arm_text not in ("true", "false"):
+            raise InputError(
+                f"{source}: data.enableLinuxArm64Node: {arm_text!r} is not valid: not a boolean; "
+                'allowed: "true" or "false"'
+            )
+        spec["enableLinuxArm64Node"] = arm_text == "true"
     selectors_text = _string(data, "selectors", source, required=False)
     if selectors_text is not None and selectors_text.strip():
         try:
@@ -231,13 +238,22 @@ def run_from_configmap(args: argparse.Namespace) -> int:
     for key in ignored:
         why = "not modelled by the emulator" if key in KNOWN_IGNORED_KEYS else "unknown key"
         note(f"ignored ConfigMap key {key!r} ({why})")
-    # Leave defaults out (empty lists, simulation knobs) but say virtualNodeTaint explicitly: it matters.
+    # Leave defaults out (empty lists, simulation knobs) but say virtualNodeTaint explicitly: it matters;
+    # enableLinuxArm64Node is written when the ConfigMap sets it (exclude_defaults would drop "false").
     body = profile.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
     output = {
         "apiVersion": profile.api_version,
         "kind": profile.kind,
         "metadata": body.get("metadata", {}),
-        "spec": {**body["spec"], "virtualNodeTaint": profile.spec.virtual_node_taint},
+        "spec": {
+            **body["spec"],
+            "virtualNodeTaint": profile.spec.virtual_node_taint,
+            **(
+                {"enableLinuxArm64Node": profile.spec.enable_linux_arm64_node}
+                if "enableLinuxArm64Node" in document["spec"]
+                else {}
+            ),
+        },
     }
     emit(yaml.safe_dump(output, sort_keys=False, default_flow_style=False))
     return 0

@@ -25,7 +25,7 @@ from eci_operator.cli._io import (
     read_text,
 )
 from eci_operator.domain import (
-    SPEC_TABLE,
+    REGIONAL_REGIONS,
     DomainError,
     DomainErrors,
     Resolution,
@@ -33,6 +33,7 @@ from eci_operator.domain import (
     resolve,
     validate_pod,
 )
+from eci_operator.domain.spec_tables import TABLES, TableName
 from eci_operator.models import ECIProfile, SpotStrategy
 
 # Kinds whose pod template is at spec.template (CronJob: spec.jobTemplate.spec.template).
@@ -161,6 +162,26 @@ def _source_text(source: str) -> str:
     }.get(kind, source)
 
 
+def _table_text(resolution: Resolution) -> str:
+    region = resolution.region_id
+    if resolution.spec_table is TableName.SPOT:
+        return (
+            "the spot table (spot by vCPU and memory: from 2 vCPU, no regional-only spec; "
+            "smaller or off-table specs are rounded up into it)"
+        )
+    if resolution.spec_table is TableName.REGIONAL:
+        return f"the regional table ({region} is one of the {len(REGIONAL_REGIONS)} regions with more specs)"
+    return f"the all-region table ({region} is not one of the regions with the regional specs)"
+
+
+def _ignored_lines(resolution: Resolution) -> list[str]:
+    if not resolution.ignored_containers:
+        return []
+    return [
+        f"left out of the sum: {', '.join(resolution.ignored_containers)} (env __ECI_RESOURCE_IGNORE__=TRUE)",
+    ]
+
+
 def _spec_reason(resolution: Resolution) -> list[str]:
     source = resolution.sources["candidates"]
     requested = f"{resolution.requested_vcpu:g} vCPU / {resolution.requested_memory_gib:g} GiB"
@@ -168,12 +189,28 @@ def _spec_reason(resolution: Resolution) -> list[str]:
         return [
             f"the containers need {requested} (per container the limit, else the request; per resource",
             "  the pod needs the larger of the app containers' sum and the largest init container);",
+            *_ignored_lines(resolution),
+            f"sized on {_table_text(resolution)};",
             *_rounding_steps(resolution),
         ]
     if source == "default":
-        return ["no container sets CPU or memory, so ECI's default 2 vCPU / 4 GiB applies"]
+        return [
+            "no container sets CPU or memory, so ECI's default 2 vCPU / 4 GiB applies",
+            *_ignored_lines(resolution),
+        ]
     origin = "the pod's own annotation" if source.startswith("annotation:") else _source_text(source)
-    lines = [f"k8s.aliyun.com/eci-use-specs from {origin} (containers need {requested}; not used)"]
+    lines = [
+        f"k8s.aliyun.com/eci-use-specs from {origin} (containers need {requested}; not used)",
+        *_ignored_lines(resolution),
+    ]
+    for index, candidate in enumerate(resolution.candidates):
+        rounded = resolution.sources.get(f"candidates[{index}]", "")
+        if rounded.startswith("rounded:"):
+            written = rounded.removeprefix("rounded:")
+            lines += [
+                f"{written} is not on {_table_text(resolution)}:",
+                f"  rounded up to {candidate.name} (billed as rounded)",
+            ]
     if len(resolution.candidates) > 1:
         lines.append("ECI tries the candidates in order until one has stock:")
         for index, candidate in enumerate(resolution.candidates, 1):
@@ -185,15 +222,16 @@ def _spec_reason(resolution: Resolution) -> list[str]:
 
 
 def _rounding_steps(resolution: Resolution) -> list[str]:
-    """How the request was rounded up on the spec table, step by step."""
+    """How the request was rounded up on the pod's spec table, step by step."""
+    table = TABLES[resolution.spec_table]
     vcpu, memory = Fraction(resolution.requested_vcpu), Fraction(resolution.requested_memory_gib)
-    row = min(v for v in SPEC_TABLE if v >= vcpu)
+    row = min(v for v in table if v >= vcpu)
     chosen = Fraction(resolution.vcpu)
     first = f"  rounded up: the smallest vCPU row >= {float(vcpu):g} is {float(row):g} vCPU"
     if chosen == row:
         return [first + f", whose smallest memory >= {float(memory):g} GiB is {resolution.memory_gib:g} GiB"]
     return [
-        first + f", but its largest memory is {float(SPEC_TABLE[row][-1]):g} GiB < {float(memory):g} GiB;",
+        first + f", but its largest memory is {float(table[row][-1]):g} GiB < {float(memory):g} GiB;",
         f"  the next row that fits is {resolution.vcpu:g} vCPU, with {resolution.memory_gib:g} GiB",
     ]
 
@@ -239,6 +277,12 @@ def explain(resolution: Resolution, *, pod: Mapping[str, Any], origin: str, prof
         ("Fail strategy", resolution.fail_strategy.value, sources["failStrategy"]),
         ("Max pending", f"{resolution.max_pending_minutes} minutes", sources["maxPendingMinutes"]),
     ]
+    if resolution.fail_strategy.value == "fail-over":
+        rows[-2] = (
+            rows[-2][0],
+            "fail-over (behaves as fail-back: ECI says the effects are the same)",
+            rows[-2][2],
+        )
     lines.append("")
     for label, value, source in rows:
         lines.append(f"{label:<15} {value}")
@@ -253,4 +297,11 @@ def explain(resolution: Resolution, *, pod: Mapping[str, Any], origin: str, prof
     else:
         lines.append("Selectors       none matched")
     lines.append(f"Zones           {', '.join(resolution.zones)} (one virtual node each)")
+    if resolution.arch.value == "arm64":
+        lines.append("Architecture    arm64 (an ARM ECS type: runs on ASK's ARM virtual node)")
+    if resolution.gpus or resolution.requested_gpus:
+        lines.append(
+            f"GPUs            {resolution.gpus} on the instance ({resolution.requested_gpus} requested "
+            "by the containers as nvidia.com/gpu)"
+        )
     return "\n".join(lines) + "\n"

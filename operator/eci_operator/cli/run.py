@@ -1,13 +1,21 @@
-"""``eci-operator run``: serve the cluster of KUBECONFIG (or the in-cluster config) as ASK would."""
+"""``eci-operator run``: serve the cluster of KUBECONFIG (or the in-cluster config) as ASK would.
+
+Its flags are the operator's settings (``handlers.settings``), defined once there.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from typing import Any
 
 from eci_operator import logs
-from eci_operator.handlers.state import Settings
+from eci_operator.handlers.settings import Settings, flags
+
+
+def _flag(field: dataclasses.Field[Any]) -> str:
+    return "--" + field.name.replace("_", "-")
 
 
 def register(subparsers: Any) -> None:
@@ -19,49 +27,27 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
     )
-    parser.add_argument("--workers", type=int, default=32, help="concurrent reconciles (default 32)")
-    parser.add_argument(
-        "--node-address",
-        default=os.environ.get("ECI_NODE_ADDRESS", "127.0.0.1"),
-        help="InternalIP of the virtual nodes: where the apiserver reaches the operator's kubelet endpoints "
-        "(default 127.0.0.1 for the local control plane; the pod IP when deployed)",
-    )
-    parser.add_argument(
-        "--kubelet-port-base", type=int, default=10250, help="first kubelet port (default 10250)"
-    )
+    defaults = Settings()
+    for field in flags():
+        default = getattr(defaults, field.name)
+        help_text = field.metadata["help"] + (f" (default {default})" if default is not None else "")
+        if isinstance(default, bool):
+            parser.add_argument(
+                _flag(field), action=argparse.BooleanOptionalAction, default=default, help=help_text
+            )
+        else:
+            kind = str if default is None else type(default)
+            parser.add_argument(
+                _flag(field),
+                type=kind,
+                default=default,
+                help=help_text,
+                metavar=field.metadata.get("metavar"),
+            )
     parser.add_argument(
         "--liveness",
         default="http://0.0.0.0:8080/healthz",
         help="Kopf health endpoint (default http://0.0.0.0:8080/healthz; 'off' to disable)",
-    )
-    parser.add_argument(
-        "--metrics-port", type=int, default=8081, help="Prometheus /metrics port (default 8081; 0 disables)"
-    )
-    parser.add_argument("--metrics-address", default="0.0.0.0", help="address the metrics endpoint binds")
-    parser.add_argument(
-        "--webhooks",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="serve and register the admission webhooks (default on; --no-webhooks turns them off)",
-    )
-    parser.add_argument(
-        "--webhook-port", type=int, default=9443, help="HTTPS port of the admission webhooks (default 9443)"
-    )
-    parser.add_argument(
-        "--webhook-bind-address", default="0.0.0.0", help="address the webhook server binds (default 0.0.0.0)"
-    )
-    parser.add_argument(
-        "--webhook-host",
-        default=None,
-        help="host or IP the apiserver uses to reach the webhooks: clientConfig url https://HOST:PORT/... "
-        "(default: --node-address, 127.0.0.1 for the local control plane)",
-    )
-    parser.add_argument(
-        "--webhook-service",
-        default=None,
-        metavar="NAMESPACE/NAME",
-        help="reach the webhooks through this Service (port 443) instead of a URL "
-        "(e.g. eci-system/eci-operator when deployed)",
     )
     parser.add_argument("--log-format", choices=["auto", "console", "json"], default="auto")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -76,18 +62,7 @@ def _run(args: argparse.Namespace) -> int:
     logs.configure(args.log_format, verbose=args.verbose)
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
-    settings = Settings(
-        workers=args.workers,
-        kubelet_port_base=args.kubelet_port_base,
-        node_address=args.node_address,
-        metrics_port=args.metrics_port,
-        metrics_address=args.metrics_address,
-        webhooks=args.webhooks,
-        webhook_port=args.webhook_port,
-        webhook_bind_address=args.webhook_bind_address,
-        webhook_host=args.webhook_host,
-        webhook_service=args.webhook_service,
-    )
+    settings = Settings(**{f.name: getattr(args, f.name) for f in flags()})
     kopf.run(
         registry=registry,
         clusterwide=True,

@@ -10,12 +10,16 @@ Public surface:
 - ``vswitches_for_zone(resolution, profile, zone_id) -> list[VSwitch]``
 - ``load_profile(document) -> ECIProfile`` and ``validate_profile(spec) -> list[DomainError]``
 - ``DomainError`` (``field``, ``value``, ``why``, ``allowed``) and ``DomainErrors``
-- the building blocks: quantities, the spec table and rounding, annotation parsers, selector matching.
+- the building blocks: quantities, the spec tables by region (``spec_tables``) and rounding, the ECS type
+  catalogue (``ecs_catalogue``), annotation parsers, selector matching, ``reserved_port_users``.
 """
 
 from eci_operator.domain.annotations import PARSERS
+from eci_operator.domain.ecs_catalogue import FAMILIES as ECS_FAMILIES
+from eci_operator.domain.ecs_catalogue import SIZES as ECS_SIZES
+from eci_operator.domain.ecs_catalogue import FamilyKind, ecs_type
 from eci_operator.domain.errors import DomainError, DomainErrors, from_validation_error
-from eci_operator.domain.pods import PodFacts, PodSize, read_pod
+from eci_operator.domain.pods import PodFacts, PodSize, read_pod, reserved_port_users
 from eci_operator.domain.profiles import load_profile, validate_profile
 from eci_operator.domain.quantity import cpu_cores, memory_gib, parse_quantity
 from eci_operator.domain.resolution import (
@@ -30,9 +34,8 @@ from eci_operator.domain.resolve import (
     vswitches_for_zone,
 )
 from eci_operator.domain.selectors import Effects, apply_selectors, label_selector_matches, selector_matches
+from eci_operator.domain.spec_tables import REGIONAL_REGIONS, TableName, table_for
 from eci_operator.domain.specs import (
-    ECS_FAMILIES,
-    ECS_SIZES,
     MAX_MEMORY_GIB,
     MAX_VCPU,
     SPEC_TABLE,
@@ -50,19 +53,23 @@ __all__ = [
     "MAX_MEMORY_GIB",
     "MAX_VCPU",
     "PARSERS",
+    "REGIONAL_REGIONS",
     "SPEC_TABLE",
     "Candidate",
     "CandidateKind",
     "DomainError",
     "DomainErrors",
     "Effects",
+    "FamilyKind",
     "PodFacts",
     "PodSize",
     "Resolution",
     "SpotSettings",
+    "TableName",
     "annotation_source",
     "apply_selectors",
     "cpu_cores",
+    "ecs_type",
     "format_amount",
     "from_validation_error",
     "label_selector_matches",
@@ -71,11 +78,13 @@ __all__ = [
     "parse_quantity",
     "parse_spec",
     "read_pod",
+    "reserved_port_users",
     "resolve",
     "round_up",
     "selector_matches",
     "selector_source",
     "spec_name",
+    "table_for",
     "validate_pod",
     "validate_profile",
     "vswitches_for_zone",

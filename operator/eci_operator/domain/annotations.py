@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 
+from eci_operator.domain.ecs_catalogue import FamilyKind
 from eci_operator.domain.errors import DomainError
 from eci_operator.domain.specs import SPEC_ALLOWED, Candidate, parse_spec
 from eci_operator.models import (
@@ -76,11 +77,32 @@ def _no_duplicates(annotation: str, names: list[str]) -> None:
         seen.add(name)
 
 
+# GPU, local-disk and ARM types "can only be specified with types of the same kind" (eci.md section 2).
+EXCLUSIVE_KINDS = (FamilyKind.GPU, FamilyKind.LOCAL_DISK, FamilyKind.ARM)
+
+
+def _same_kind(value: str, candidates: tuple[Candidate, ...]) -> None:
+    for kind in EXCLUSIVE_KINDS:
+        alike = [c.name for c in candidates if c.family_kind is kind]
+        others = [c.name for c in candidates if c.family_kind is not kind]
+        if alike and others:
+            raise DomainError(
+                USE_SPECS,
+                value,
+                f"{kind.value} types ({', '.join(alike)}) cannot be mixed with other specs "
+                f"({', '.join(others)})",
+                f"{kind.value} types only, or no {kind.value} type (GPU, local-disk and ARM types can only "
+                "be specified with types of the same kind)",
+            )
+
+
 def parse_use_specs(value: str) -> tuple[Candidate, ...]:
-    """``eci-use-specs``: up to 5 specs, tried in order; normalised; duplicates are an error."""
+    """``eci-use-specs``: up to 5 specs, tried in order; normalised as written (not yet rounded onto the
+    pod's table: ``resolve`` does that); duplicates and mixed kinds are an error."""
     tokens = _tokens(USE_SPECS, value, limit=MAX_SPECS, allowed=SPEC_ALLOWED)
     candidates = tuple(parse_spec(token, field=USE_SPECS) for token in tokens)
     _no_duplicates(USE_SPECS, [candidate.name for candidate in candidates])
+    _same_kind(value, candidates)
     return candidates
 
 
@@ -165,7 +187,8 @@ def parse_spot_fallback(value: str) -> bool:
 
 
 def parse_fail_strategy(value: str) -> FailStrategy:
-    """``eci-fail-strategy``: ``fail-back`` (keep retrying while Pending) or ``fail-fast``."""
+    """``eci-fail-strategy``: ``fail-back`` (keep retrying while Pending), ``fail-over`` (recorded as written,
+    the same effect as fail-back) or ``fail-fast``."""
     try:
         return FailStrategy(value)
     except ValueError:

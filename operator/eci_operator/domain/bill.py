@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from eci_operator.domain import pricing
-from eci_operator.models.containergroup import ContainerGroup
+from eci_operator.models.containergroup import ContainerGroup, ContainerGroupStatus
 
 
 @dataclass
@@ -31,9 +31,11 @@ class BillRow:
         return self.recorded + self.live
 
 
-def group_charge(group: ContainerGroup, now: dt.datetime) -> tuple[Decimal, Decimal, Decimal] | None:
-    """(vCPU-seconds, GiB-seconds, cost) of a group so far, or None if it never held an instance."""
-    status = group.status
+def status_charge(
+    status: ContainerGroupStatus | None, now: dt.datetime
+) -> tuple[Decimal, Decimal, Decimal] | None:
+    """(vCPU-seconds, GiB-seconds, cost) of a group's state so far (open intervals run until ``now``),
+    or None if it never held an instance: the one charge formula (the bill, metrics, released groups)."""
     if status is None or not status.price_per_second:
         return None
     intervals = [(i.phase.value, i.start, i.end) for i in status.billed_intervals]
@@ -43,6 +45,11 @@ def group_charge(group: ContainerGroup, now: dt.datetime) -> tuple[Decimal, Deci
         seconds * Decimal(str(status.memory_gib or 0)),
         pricing.cost(Decimal(status.price_per_second), seconds),
     )
+
+
+def group_charge(group: ContainerGroup, now: dt.datetime) -> tuple[Decimal, Decimal, Decimal] | None:
+    """``status_charge`` of a whole ContainerGroup."""
+    return status_charge(group.status, now)
 
 
 def bill_rows(

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from eci_operator.domain.nodes import PROFILE_LABEL, ZONE_LABEL
-from eci_operator.domain.podstatus import pod_phase
+from eci_operator.domain.phases import is_terminal, pod_phase
 from eci_operator.models.containergroup import ContainerGroupPhase
 
-TERMINAL = {"Succeeded", "Failed", "Expired", "ScheduleFailed"}
 DEFAULT_GRACE = dt.timedelta(seconds=30)
 
 
@@ -115,7 +114,7 @@ def check(
     holders: dict[str, list[str]] = defaultdict(list)
     for group in by_key.values():
         status = group.get("status") or {}
-        if status.get("ip") and status.get("phase") not in TERMINAL:
+        if status.get("ip") and not is_terminal(status.get("phase")):
             holders[status["ip"]].append(_name(group))
     for ip, names in sorted(holders.items()):
         if len(names) > 1:
@@ -150,7 +149,7 @@ def _status_agrees(
     if have != want:
         out.append(Violation("status-disagrees", _name(pod), f"pod phase {have}, ContainerGroup {phase}"))
     ip = status.get("ip")
-    if ip and phase not in TERMINAL and (pod.get("status") or {}).get("podIP") != ip:
+    if ip and not is_terminal(phase) and (pod.get("status") or {}).get("podIP") != ip:
         out.append(
             Violation(
                 "status-disagrees", _name(pod), f"podIP {(pod.get('status') or {}).get('podIP')}, group {ip}"

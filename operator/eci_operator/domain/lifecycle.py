@@ -26,11 +26,13 @@ container is terminated for good the group is Succeeded (all codes 0) or Failed.
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from eci_operator.domain.errors import DomainError
+from eci_operator.models import LifecycleScript, RestartPolicy
+from eci_operator.models.containergroup import StartFailure
 
 PREFIX = "eci.ask.dev/"
 STARTUP_DELAY = PREFIX + "startup-delay"
@@ -41,36 +43,10 @@ OOM_AFTER = PREFIX + "oom-after"
 START_FAILURE = PREFIX + "start-failure"
 STDOUT = PREFIX + "stdout"
 SPOT_RECLAIM_AFTER = PREFIX + "spot-reclaim-after"
-START_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerError")
+START_FAILURES: tuple[str, ...] = typing.get_args(StartFailure)
 MAX_STDOUT_LINES = 200
 MAX_SECONDS = 7 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    """The script of one instance."""
-
-    startup_delay: float
-    exit_after: float | None
-    exit_code: int
-    restart_policy: str  # Always | OnFailure | Never
-    startup_jitter: float = 0.0
-    oom_after: float | None = None
-    start_failure: str | None = None
-    stdout: tuple[str, ...] = ()
-    spot_reclaim_after: float | None = None
-
-    def exit_at(self) -> tuple[float, int, str] | None:
-        """(seconds after start, exit code, reason) of the first scripted exit, if any."""
-        exits = []
-        if self.exit_after is not None:
-            exits.append((self.exit_after, self.exit_code, "Completed" if self.exit_code == 0 else "Error"))
-        if self.oom_after is not None:
-            exits.append((self.oom_after, 137, "OOMKilled"))
-        return min(exits) if exits else None
-
-    def restarts_after(self, code: int) -> bool:
-        return self.restart_policy == "Always" or (self.restart_policy == "OnFailure" and code != 0)
+Lifecycle = LifecycleScript  # the parsed script, as recorded in the ContainerGroup spec
 
 
 def _seconds(annotations: Mapping[str, str], key: str) -> float | None:
@@ -120,7 +96,8 @@ def parse_lifecycle(
                 allowed=f"only together with {EXIT_AFTER}",
                 why="an exit code needs a time to exit",
             )
-    policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    policy_raw = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    policy = RestartPolicy(policy_raw) if policy_raw in set(RestartPolicy) else RestartPolicy.ALWAYS
     jitter = _seconds(annotations, STARTUP_JITTER)
     reclaim = _seconds(annotations, SPOT_RECLAIM_AFTER)
     failure = annotations.get(START_FAILURE)
@@ -146,7 +123,7 @@ def parse_lifecycle(
         restart_policy=policy,
         startup_jitter=default_startup_jitter if jitter is None else jitter,
         oom_after=_seconds(annotations, OOM_AFTER),
-        start_failure=failure,
-        stdout=stdout,
+        start_failure=typing.cast(StartFailure | None, failure),
+        stdout=list(stdout),
         spot_reclaim_after=default_spot_reclaim_after if reclaim is None else reclaim,
     )

@@ -12,17 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from eci_operator.domain import conditions
+from eci_operator.models.keys import (
+    LEASE_NAMESPACE,
+    PROFILE_LABEL,
+    REGION_LABEL,
+    TAINT_KEY,
+    TAINT_VALUE,
+    ZONE_DOWN_TAINT_KEY,
+    ZONE_LABEL,
+)
 from eci_operator.models.profile import ECIProfileSpec
 
+__all__ = ["LEASE_NAMESPACE", "PROFILE_LABEL", "REGION_LABEL", "TAINT_KEY", "ZONE_LABEL"]
+
 NODE_PREFIX = "virtual-kubelet-"
-PROFILE_LABEL = "eci.ask.dev/profile"
-ZONE_LABEL = "topology.kubernetes.io/zone"
-REGION_LABEL = "topology.kubernetes.io/region"
-TAINT_KEY = "virtual-kubelet.io/provider"
-TAINT_VALUE = "alibabacloud"
-ZONE_DOWN_TAINT_KEY = "eci.ask.dev/zone-unavailable"
 STOCK_CONDITION = "ECIStockExhausted"
-LEASE_NAMESPACE = "kube-node-lease"
 LEASE_DURATION_SECONDS = 40
 LEASE_RENEW_SECONDS = 10
 KUBELET_VERSION = "v1.37.2-eci-operator"
@@ -45,6 +50,16 @@ def node_name(zone_id: str) -> str:
 def zones_of(spec: ECIProfileSpec) -> list[str]:
     """Distinct zones of the profile's vSwitches, in the order they first appear."""
     return list(dict.fromkeys(v.zone_id for v in spec.vswitches))
+
+
+def incumbents(nodes: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """zone -> profile, as the existing virtual nodes say (who serves a zone now)."""
+    current = {}
+    for node in nodes:
+        labels = (node.get("metadata") or {}).get("labels") or {}
+        if labels.get(ZONE_LABEL) and labels.get(PROFILE_LABEL):
+            current[labels[ZONE_LABEL]] = labels[PROFILE_LABEL]
+    return current
 
 
 @dataclass(frozen=True)
@@ -103,15 +118,10 @@ class NodeView:
     stock_exhausted: bool = False
 
 
-def _condition(kind: str, status: str, reason: str, message: str, now: str) -> dict[str, str]:
-    return {
-        "type": kind,
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "lastHeartbeatTime": now,
-        "lastTransitionTime": now,
-    }
+def _condition(kind: str, status: str, reason: str, message: str, now: str) -> dict[str, Any]:
+    """A node condition: the shared builder plus the heartbeat (compared without timestamps)."""
+    cond = conditions.condition(kind, status == "True", now, reason=reason, message=message)
+    return {**cond, "lastHeartbeatTime": now}
 
 
 def node_conditions(view: NodeView, now: str) -> list[dict[str, str]]:

@@ -1,5 +1,10 @@
 """Pod mutation at admission: ACK mode (toleration and node selector for ECI pods), zone affinity for
-``eci-vswitch``, and the profile's selector effects made visible; as an RFC 6902 JSON patch. Pure."""
+``eci-vswitch``, and the profile's selector effects made visible; as an RFC 6902 JSON patch. Pure.
+
+ACK mode follows ACK's rule that "the label alibabacloud.com/eci=true has the highest priority and
+overrides nodeSelector, affinity and anti-affinity, and pod topology spread constraints" (eci.md section 4):
+such a pod's nodeSelector is replaced by ``type: virtual-kubelet`` and its affinity and topology spread
+constraints are removed (a zone affinity for its ``eci-vswitch`` is then added as for any pod)."""
 
 from __future__ import annotations
 
@@ -28,6 +33,8 @@ from eci_operator.domain.nodes import (
 )
 from eci_operator.domain.selectors import apply_selectors
 from eci_operator.models import ECIProfileSpec
+
+ACK_OVERRIDDEN = ("affinity", "topologySpreadConstraints")  # besides nodeSelector, which is replaced
 
 
 def _add_zone_requirement(pod: dict[str, Any], zones: list[str]) -> None:
@@ -83,9 +90,9 @@ def mutate_pod(
         tolerations = _list(spec.get("tolerations"))
         if not any(isinstance(t, Mapping) and t.get("key") == TAINT_KEY for t in tolerations):
             spec["tolerations"] = [*tolerations, dict(VIRTUAL_NODE_TOLERATION)]
-        selector = spec.get("nodeSelector") if isinstance(spec.get("nodeSelector"), dict) else {}
-        if VIRTUAL_NODE_TYPE[0] not in selector:
-            spec["nodeSelector"] = {**selector, VIRTUAL_NODE_TYPE[0]: VIRTUAL_NODE_TYPE[1]}
+        spec["nodeSelector"] = {VIRTUAL_NODE_TYPE[0]: VIRTUAL_NODE_TYPE[1]}
+        for overridden in ACK_OVERRIDDEN:
+            spec.pop(overridden, None)
     if not targets_virtual_nodes(out, namespace_labels=ns_labels):
         return out
     names = [n for n in candidate_profiles(out, owners) if n in profiles]
@@ -122,16 +129,20 @@ PATCHED_PATHS = (
     ("spec", "tolerations"),
     ("spec", "nodeSelector"),
     ("spec", "affinity"),
+    ("spec", "topologySpreadConstraints"),
 )
 
 
 def json_patch(before: Body, after: Body) -> Patch:
-    """RFC 6902 ``add`` operations (add replaces) for the parts ``mutate_pod`` may change."""
+    """RFC 6902 ``add`` operations (add replaces) for the parts ``mutate_pod`` may change, and ``remove``
+    for those it dropped (ACK mode)."""
     ops: Patch = []
     for parent, child in PATCHED_PATHS:
         old = (before.get(parent) or {}).get(child)
         new = (after.get(parent) or {}).get(child)
-        if new is not None and new != old:
+        if new is None and old is not None:
+            ops.append({"op": "remove", "path": f"/{parent}/{child}"})
+        elif new is not None and new != old:
             if parent not in before:
                 ops.append({"op": "add", "path": f"/{parent}", "value": {}})
             ops.append({"op": "add", "path": f"/{parent}/{child}", "value": new})

@@ -14,19 +14,29 @@ from fractions import Fraction
 from typing import Any
 
 from eci_operator.domain.errors import DomainError
-from eci_operator.domain.quantity import cpu_cores, memory_gib
+from eci_operator.domain.quantity import cpu_cores, memory_gib, parse_quantity
 from eci_operator.models import ContainerRef
 from eci_operator.models.containergroup import MAX_CONTAINERS
+
+IGNORE_ENV = (
+    "__ECI_RESOURCE_IGNORE__"  # "TRUE" on a container: left out of the sum (sidecars; eci.md section 3)
+)
+IGNORE_VALUE = "TRUE"
+GPU_RESOURCE = "nvidia.com/gpu"
+MAX_VOLUMES = 20  # per ECI instance (eci.md section 4, "Limits")
+RESERVED_PORTS = (111, 10250, 10255)  # used by ECI itself: "avoid them" (eci.md section 4, "Limits")
 
 
 @dataclass(frozen=True)
 class PodSize:
-    """The pod's effective CPU (cores) and memory (GiB), and the field paths that set each."""
+    """The pod's effective CPU (cores), memory (GiB) and GPUs, and the field paths that set each."""
 
     vcpu: Fraction = Fraction(0)
     memory_gib: Fraction = Fraction(0)
     vcpu_field: str = "spec.containers[*].resources"
     memory_field: str = "spec.containers[*].resources"
+    gpus: int = 0
+    gpu_field: str = f'spec.containers[*].resources.limits["{GPU_RESOURCE}"]'
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,8 @@ class PodFacts:
     containers: tuple[ContainerRef, ...] = ()
     init_containers: tuple[ContainerRef, ...] = ()
     size: PodSize = PodSize()
+    ignored_containers: tuple[str, ...] = ()
+    """Containers left out of the sum by ``__ECI_RESOURCE_IGNORE__: "TRUE"`` (their field paths)."""
 
 
 def _mapping(value: object, path: str, errors: list[DomainError]) -> Mapping[str, Any]:
@@ -75,15 +87,35 @@ def _string_map(value: object, path: str, errors: list[DomainError]) -> dict[str
     return result
 
 
-def _container_amounts(
-    container: Mapping[str, Any], path: str, errors: list[DomainError]
-) -> tuple[Fraction, Fraction]:
-    """(cpu, memory GiB) of one container: the limit if set, else the request, else 0."""
+Amounts = tuple[Fraction, Fraction, Fraction]
+
+
+def _whole_gpus(value: object, *, field: str) -> Fraction:
+    amount = parse_quantity(value, field=field)
+    if amount < 0 or amount.denominator != 1:
+        raise DomainError(field, value, "GPUs are counted in whole devices", "a whole number >= 0, e.g. 1")
+    return amount
+
+
+def _ignored(container: Mapping[str, Any]) -> bool:
+    env = container.get("env")
+    return isinstance(env, list) and any(
+        isinstance(item, Mapping) and item.get("name") == IGNORE_ENV and item.get("value") == IGNORE_VALUE
+        for item in env
+    )
+
+
+def _container_amounts(container: Mapping[str, Any], path: str, errors: list[DomainError]) -> Amounts:
+    """(cpu, memory GiB, GPUs) of one container: the limit if set, else the request, else 0."""
     resources = _mapping(container.get("resources"), f"{path}.resources", errors)
     limits = _mapping(resources.get("limits"), f"{path}.resources.limits", errors)
     requests = _mapping(resources.get("requests"), f"{path}.resources.requests", errors)
     amounts = []
-    for resource, parse in (("cpu", cpu_cores), ("memory", memory_gib)):
+    for resource, parse, name in (
+        ("cpu", cpu_cores, ".cpu"),
+        ("memory", memory_gib, ".memory"),
+        (GPU_RESOURCE, _whole_gpus, f'["{GPU_RESOURCE}"]'),
+    ):
         if limits.get(resource) is not None:
             source, value = "limits", limits[resource]
         elif requests.get(resource) is not None:
@@ -92,18 +124,19 @@ def _container_amounts(
             amounts.append(Fraction(0))
             continue
         try:
-            amounts.append(parse(value, field=f"{path}.resources.{source}.{resource}"))
+            amounts.append(parse(value, field=f"{path}.resources.{source}{name}"))
         except DomainError as error:
             errors.append(error)
             amounts.append(Fraction(0))
-    return amounts[0], amounts[1]
+    return amounts[0], amounts[1], amounts[2]
 
 
 def _read_containers(
-    spec: Mapping[str, Any], key: str, errors: list[DomainError]
-) -> tuple[list[ContainerRef], list[tuple[Fraction, Fraction]], list[bool]]:
+    spec: Mapping[str, Any], key: str, errors: list[DomainError], ignored: list[str]
+) -> tuple[list[ContainerRef], list[Amounts], list[bool]]:
+    """The containers of ``spec[key]``; those carrying the ignore variable get 0 CPU and memory."""
     refs: list[ContainerRef] = []
-    amounts: list[tuple[Fraction, Fraction]] = []
+    amounts: list[Amounts] = []
     sidecar: list[bool] = []
     items = _sequence(spec.get(key), f"spec.{key}", errors)
     if len(items) > MAX_CONTAINERS:
@@ -141,14 +174,16 @@ def _read_containers(
                     "false or unset",
                 )
             )
-        amounts.append(_container_amounts(container, path, errors))
+        cpu, memory, gpus = _container_amounts(container, path, errors)
+        if _ignored(container):
+            ignored.append(name if isinstance(name, str) and name else path)
+            cpu = memory = Fraction(0)
+        amounts.append((cpu, memory, gpus))
         sidecar.append(key == "initContainers" and container.get("restartPolicy") == "Always")
     return refs, amounts, sidecar
 
 
-def _effective(
-    app: list[tuple[Fraction, Fraction]], init: list[tuple[Fraction, Fraction]], sidecar: list[bool]
-) -> PodSize:
+def _effective(app: list[Amounts], init: list[Amounts], sidecar: list[bool]) -> PodSize:
     """Kubernetes' effective pod request, per resource: max(sum of app containers (+ sidecars), init peak).
 
     Without native sidecars (init containers with ``restartPolicy: Always``) this is
@@ -157,7 +192,7 @@ def _effective(
     """
     values: list[Fraction] = []
     fields: list[str] = []
-    for index in (0, 1):
+    for index in (0, 1, 2):
         app_sum = sum((amounts[index] for amounts in app), Fraction(0))
         running_sidecars = Fraction(0)
         init_peak = Fraction(0)
@@ -172,7 +207,15 @@ def _effective(
         fields.append(
             "spec.containers[*].resources" if steady >= init_peak else "spec.initContainers[*].resources"
         )
-    return PodSize(vcpu=values[0], memory_gib=values[1], vcpu_field=fields[0], memory_field=fields[1])
+    gpu_field = fields[2] + f'.limits["{GPU_RESOURCE}"]'
+    return PodSize(
+        vcpu=values[0],
+        memory_gib=values[1],
+        vcpu_field=fields[0],
+        memory_field=fields[1],
+        gpus=int(values[2]),
+        gpu_field=gpu_field,
+    )
 
 
 def read_pod(pod: Mapping[str, Any]) -> tuple[PodFacts, list[DomainError]]:
@@ -194,7 +237,17 @@ def read_pod(pod: Mapping[str, Any]) -> tuple[PodFacts, list[DomainError]]:
                 "false or unset",
             )
         )
-    for index, raw in enumerate(_sequence(spec.get("volumes"), "spec.volumes", errors)):
+    volumes = _sequence(spec.get("volumes"), "spec.volumes", errors)
+    if len(volumes) > MAX_VOLUMES:
+        errors.append(
+            DomainError(
+                "spec.volumes",
+                f"{len(volumes)} volumes",
+                "too many volumes for one ECI instance",
+                f"at most {MAX_VOLUMES}",
+            )
+        )
+    for index, raw in enumerate(volumes):
         volume = _mapping(raw, f"spec.volumes[{index}]", errors)
         if volume.get("hostPath") is not None:
             host_path = _mapping(volume.get("hostPath"), f"spec.volumes[{index}].hostPath", errors)
@@ -207,8 +260,9 @@ def read_pod(pod: Mapping[str, Any]) -> tuple[PodFacts, list[DomainError]]:
                 )
             )
 
-    containers, app_amounts, _ = _read_containers(spec, "containers", errors)
-    init_containers, init_amounts, sidecar = _read_containers(spec, "initContainers", errors)
+    ignored: list[str] = []
+    containers, app_amounts, _ = _read_containers(spec, "containers", errors, ignored)
+    init_containers, init_amounts, sidecar = _read_containers(spec, "initContainers", errors, ignored)
     if not _sequence(spec.get("containers"), "spec.containers", []):
         errors.append(
             DomainError(
@@ -224,5 +278,27 @@ def read_pod(pod: Mapping[str, Any]) -> tuple[PodFacts, list[DomainError]]:
         containers=tuple(containers),
         init_containers=tuple(init_containers),
         size=_effective(app_amounts, init_amounts, sidecar),
+        ignored_containers=tuple(ignored),
     )
     return facts, errors
+
+
+def reserved_port_users(pod: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(container field path and name, port) for every container port ECI reserves (111, 10250, 10255).
+
+    Not a refusal: ECI's limits page says "avoid them"; the operator warns with an Event.
+    """
+    spec = pod.get("spec") if isinstance(pod, Mapping) else None
+    if not isinstance(spec, Mapping):
+        return []
+    found: list[tuple[str, int]] = []
+    for key in ("initContainers", "containers"):
+        items = spec.get(key)
+        for index, container in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(container, Mapping) or not isinstance(container.get("ports"), list):
+                continue
+            for port in container["ports"]:
+                number = port.get("containerPort") if isinstance(port, Mapping) else None
+                if isinstance(number, int) and number in RESERVED_PORTS:
+                    found.append((f"spec.{key}[{index}] ({container.get('name')})", number))
+    return found

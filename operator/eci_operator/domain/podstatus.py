@@ -10,68 +10,43 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
+from eci_operator.domain import conditions
+from eci_operator.domain.ecs_catalogue import is_ecs_name
+from eci_operator.domain.kubetime import kube_time
+from eci_operator.domain.phases import pod_phase
+from eci_operator.domain.specs import format_amount
+from eci_operator.models import keys
 from eci_operator.models.containergroup import (
     ContainerGroupPhase,
     ContainerGroupStatus,
     ContainerState,
 )
 
-ANN = "k8s.aliyun.com/"
-WRITE_BACK = (
-    "eci-instance-id",
-    "eci-instance-spec",
-    "eci-instance-cpu",
-    "eci-instance-mem",
-    "eci-instance-zone",
-    "eci-vswitch",
-    "eci-security-group",
-)
-CONDITION_CREATED = "ContainerInstanceCreated"
-RUNNING_PHASES = frozenset(
-    {
-        ContainerGroupPhase.RUNNING,
-        ContainerGroupPhase.RESTARTING,
-        ContainerGroupPhase.UPDATING,
-        ContainerGroupPhase.TERMINATING,
-    }
-)
-FAILED_PHASES = frozenset(
-    {ContainerGroupPhase.FAILED, ContainerGroupPhase.SCHEDULE_FAILED, ContainerGroupPhase.EXPIRED}
-)
-
-
-def kube_time(value: dt.datetime | None) -> str | None:
-    """metav1.Time as the API server writes it back: RFC 3339, whole seconds, UTC."""
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def pod_phase(phase: ContainerGroupPhase | None) -> str:
-    if phase in RUNNING_PHASES:
-        return "Running"
-    if phase == ContainerGroupPhase.SUCCEEDED:
-        return "Succeeded"
-    if phase in FAILED_PHASES:
-        return "Failed"
-    return "Pending"
-
-
-def _gib(value: float | None) -> str:
-    return f"{float(value or 0):.1f}"
+ANN = keys.ECI_PREFIX
+CONDITION_CREATED = keys.CONDITION_CREATED
 
 
 def write_back_annotations(status: ContainerGroupStatus) -> dict[str, str]:
-    """The annotations ECI writes onto a pod once its instance exists (none before)."""
+    """The annotations ECI writes onto a pod once its instance exists (none before).
+
+    CPU and memory as a real pod shows them (eci.md section 2): a vCPU-memory spec keeps its own decimals
+    (``"0.25"``, ``"2.0"``), an ECS type three and two decimals (``"2.000"``, ``"4.00"``).
+    """
     if not status.instance_id:
         return {}
+    vcpu, memory = Fraction(status.vcpu or 0), Fraction(status.memory_gib or 0)
+    if is_ecs_name(status.instance_spec or ""):
+        cpu_text, mem_text = f"{float(vcpu):.3f}", f"{float(memory):.2f}"
+    else:
+        cpu_text, mem_text = format_amount(vcpu), format_amount(memory)
     values = {
         "eci-instance-id": status.instance_id,
         "eci-instance-spec": status.instance_spec or "",
-        "eci-instance-cpu": _gib(status.vcpu),
-        "eci-instance-mem": _gib(status.memory_gib),
+        "eci-instance-cpu": cpu_text,
+        "eci-instance-mem": mem_text,
         "eci-instance-zone": status.zone_id or "",
         "eci-vswitch": status.vswitch_id or "",
         "eci-security-group": status.security_group_id or "",
@@ -79,31 +54,22 @@ def write_back_annotations(status: ContainerGroupStatus) -> dict[str, str]:
     return {ANN + k: v for k, v in values.items() if v}
 
 
-def _existing_conditions(pod: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    return {c.get("type", ""): c for c in ((pod.get("status") or {}).get("conditions") or [])}
+def _existing_conditions(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return conditions.of(pod)
 
 
 def _condition(
-    existing: Mapping[str, Mapping[str, Any]],
+    existing: list[Mapping[str, Any]],
     kind: str,
     ok: bool,
     now: str,
     reason: str = "",
     message: str = "",
 ) -> dict[str, Any]:
-    status = "True" if ok else "False"
-    old = existing.get(kind) or {}
-    transition = old.get("lastTransitionTime") if old.get("status") == status else None
-    cond: dict[str, Any] = {"type": kind, "status": status, "lastTransitionTime": transition or now}
-    if old.get("lastProbeTime") is not None:
-        cond["lastProbeTime"] = old["lastProbeTime"]
-    else:
-        cond["lastProbeTime"] = None
-    if reason:
-        cond["reason"] = reason
-    if message:
-        cond["message"] = message
-    return cond
+    """A pod condition: the shared builder, plus the ``lastProbeTime`` a kubelet writes (null)."""
+    cond = conditions.condition(kind, ok, now, previous=existing, reason=reason, message=message)
+    old = conditions.find(existing, kind) or {}
+    return {**cond, "lastProbeTime": old.get("lastProbeTime")}
 
 
 def _digest(*parts: str) -> str:

@@ -1,9 +1,11 @@
 """Admission of ECIProfiles: what the CRD schema cannot say (label syntax, zones claimed by other
-profiles, selector effects that can never apply), each problem with its field path. Pure."""
+profiles, selector effects that can never apply), and the vSwitch mask rule the CRD also enforces (so a
+profile the API server judged before the rule existed is told why), each problem with its field path. Pure."""
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 
@@ -132,6 +134,24 @@ def _shadowed_effect_errors(selectors: Sequence[Selector]) -> list[DomainError]:
     return errors
 
 
+# "The mask of a vSwitch CIDR block can be /16 to /29" (CreateVSwitch, eci.md section 4).
+VSWITCH_MASKS = (16, 29)
+
+
+def _mask_errors(spec: ECIProfileSpec) -> list[DomainError]:
+    low, high = VSWITCH_MASKS
+    return [
+        DomainError(
+            f"spec.vSwitches[{index}].cidr",
+            vswitch.cidr,
+            f"a /{prefix} mask; a vSwitch CIDR block has a /{low} to /{high} mask",
+            f"an IPv4 block with a mask from /{low} to /{high}, e.g. 192.168.0.0/24",
+        )
+        for index, vswitch in enumerate(spec.vswitches)
+        if not low <= (prefix := ipaddress.IPv4Network(vswitch.cidr).prefixlen) <= high
+    ]
+
+
 def _zone_claim_errors(
     name: str,
     spec: ECIProfileSpec,
@@ -186,6 +206,7 @@ def validate_profile_admission(
     name = str(_meta(body).get("name") or "")
     return (
         validate_profile(profile.spec)
+        + _mask_errors(profile.spec)
         + _selector_syntax_errors(profile.spec.selectors)
         + _shadowed_effect_errors(profile.spec.selectors)
         + _zone_claim_errors(name, profile.spec, old, others)

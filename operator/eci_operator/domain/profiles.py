@@ -17,7 +17,8 @@ from pydantic import ValidationError
 
 from eci_operator.domain.annotations import PARSERS, SECURITY_GROUP, VSWITCH
 from eci_operator.domain.errors import DomainError, DomainErrors, from_validation_error
-from eci_operator.domain.specs import parse_spec
+from eci_operator.domain.spec_tables import table_for
+from eci_operator.domain.specs import on_table, parse_spec
 from eci_operator.models import ECIProfile, ECIProfileSpec
 
 
@@ -91,10 +92,22 @@ def validate_profile(profile: ECIProfileSpec) -> list[DomainError]:
             if key == "*":  # every spec not listed (see domain/stock.py)
                 continue
             try:
-                name = parse_spec(key, field=field).name
+                candidate = parse_spec(key, field=field)
             except DomainError as error:
                 errors.append(error)
                 continue
+            name = candidate.name
+            table = table_for(profile.region_id)
+            if not on_table(candidate, table):
+                errors.append(
+                    DomainError(
+                        field,
+                        key,
+                        f"not a spec of {profile.region_id}'s table (ECI creates only table specs, so "
+                        "no instance would ever use this stock)",
+                        "a spec of the region's table, e.g. 2-4Gi (see README, the spec tables)",
+                    )
+                )
             if name in seen:
                 errors.append(DomainError(field, key, f"the same spec as {seen[name]!r}", "each spec once"))
             seen[name] = key

@@ -12,8 +12,10 @@ from pydantic.alias_generators import to_camel
 
 from eci_operator.domain import annotations as ann
 from eci_operator.domain.errors import DomainError
+from eci_operator.domain.spec_tables import TableName
 from eci_operator.domain.specs import Candidate
 from eci_operator.models import (
+    Arch,
     CandidateSpec,
     ContainerGroup,
     ContainerGroupSpec,
@@ -24,14 +26,15 @@ from eci_operator.models import (
     ScheduleStrategy,
     SpotSpec,
     SpotStrategy,
+    keys,
 )
 
 SOURCE_PROFILE = "profile"
 SOURCE_CONTAINERS = "containers"
 SOURCE_DEFAULT = "default"
 
-LABEL_PROFILE = "eci.ask.dev/profile"
-LABEL_ZONE = "topology.kubernetes.io/zone"
+LABEL_PROFILE = keys.PROFILE_LABEL
+LABEL_ZONE = keys.ZONE_LABEL
 
 
 def annotation_source(name: str) -> str:
@@ -66,6 +69,11 @@ class Resolution(_Frozen):
     memory_gib: float = Field(alias="memoryGiB")
     requested_vcpu: float
     requested_memory_gib: float = Field(alias="requestedMemoryGiB")
+    spec_table: TableName
+    ignored_containers: tuple[str, ...] = ()
+    arch: Arch = Arch.AMD64
+    gpus: int = 0
+    requested_gpus: int = 0
     vswitch_ids: tuple[str, ...] = Field(alias="vSwitchIds")
     vswitch_zones: dict[str, str] = Field(alias="vSwitchZones")
     schedule_strategy: ScheduleStrategy
@@ -117,11 +125,14 @@ class Resolution(_Frozen):
             zone_id=zone_id,
             vpc_id=self.vpc_id,
             candidates=[
-                CandidateSpec(spec=c.name, vcpu=c.vcpu, memory_gib=c.memory_gib) for c in self.candidates
+                CandidateSpec(spec=c.name, vcpu=c.vcpu, memory_gib=c.memory_gib, gpus=c.gpus or None)
+                for c in self.candidates
             ],
             instance_spec=self.instance_spec,
             vcpu=self.vcpu,
             memory_gib=self.memory_gib,
+            arch=self.arch,
+            gpus=self.gpus,
             vswitch_ids=list(self.vswitch_ids_in_zone(zone_id)),
             schedule_strategy=self.schedule_strategy,
             security_group_ids=list(self.security_group_ids),

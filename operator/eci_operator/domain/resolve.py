@@ -17,7 +17,6 @@ from eci_operator.domain.errors import DomainError
 from eci_operator.domain.pods import PodFacts, read_pod
 from eci_operator.domain.profiles import check_security_group_ids, check_vswitch_ids, validate_profile
 from eci_operator.domain.resolution import (
-    SOURCE_CONTAINERS,
     SOURCE_DEFAULT,
     SOURCE_PROFILE,
     Resolution,
@@ -26,9 +25,10 @@ from eci_operator.domain.resolution import (
     selector_source,
 )
 from eci_operator.domain.selectors import Effects, apply_selectors
-from eci_operator.domain.specs import DEFAULT_MEMORY_GIB, DEFAULT_VCPU, Candidate, round_up, table_candidate
+from eci_operator.domain.sizing import SpecChoice, choose
 from eci_operator.models import (
     DEFAULT_PENDING_MINUTES,
+    Arch,
     ECIProfileSpec,
     FailStrategy,
     ScheduleStrategy,
@@ -84,24 +84,26 @@ class _Resolver:
         return value
 
 
-def _candidates(resolver: _Resolver, facts: PodFacts) -> tuple[Candidate, ...]:
-    size = facts.size
-    try:
-        computed = round_up(
-            size.vcpu, size.memory_gib, vcpu_field=size.vcpu_field, memory_field=size.memory_field
-        )
-    except DomainError as error:
-        computed = None
-        if resolver.raw(ann.USE_SPECS) is None:
-            resolver.errors.append(error)
-    default = table_candidate(DEFAULT_VCPU, DEFAULT_MEMORY_GIB)
-    fallback: tuple[Candidate, ...] = (computed or default,)
-    source = SOURCE_DEFAULT if size.vcpu == 0 and size.memory_gib == 0 else SOURCE_CONTAINERS
-    if source == SOURCE_DEFAULT:
-        fallback = (default,)
-    candidates = resolver.pick("candidates", ann.USE_SPECS, ann.parse_use_specs, fallback, source)
+def _candidates(
+    resolver: _Resolver, facts: PodFacts, profile: ECIProfileSpec, spot: SpotSettings
+) -> SpecChoice:
+    """The specs to try (``domain.sizing``), with their sources; errors recorded on the resolver."""
+    found = resolver.read(ann.USE_SPECS, ann.parse_use_specs)
+    choice = choose(
+        facts,
+        profile,
+        use_specs=found[0] if found is not None else None,
+        use_specs_set=resolver.raw(ann.USE_SPECS) is not None,
+        spot=spot.strategy is not SpotStrategy.NO_SPOT,
+    )
+    resolver.errors.extend(choice.errors)
+    if found is not None:
+        resolver.sources["candidates"] = found[1]
+        for error in choice.use_spec_errors:
+            resolver.error(error, found[1])
+    resolver.sources.update(choice.sources)
     resolver.sources["instanceSpec"] = resolver.sources["candidates"]
-    return candidates
+    return choice
 
 
 def _spot(resolver: _Resolver) -> SpotSettings:
@@ -181,7 +183,9 @@ def _resolve(
     )
     resolver = _Resolver(facts, effects, errors)
 
-    candidates = _candidates(resolver, facts)
+    spot = _spot(resolver)  # first: a spot pod is sized on the spot table
+    choice = _candidates(resolver, facts, profile, spot)
+    candidates = choice.candidates
 
     profile_vswitches: tuple[str, ...] = tuple(v.id for v in profile.vswitches)
     vswitch_ids = resolver.pick(
@@ -211,7 +215,6 @@ def _resolve(
         for error in check_security_group_ids(security_groups, profile):
             resolver.error(error, resolver.sources["securityGroupIds"])
 
-    spot = _spot(resolver)
     fail_strategy = resolver.pick(
         "failStrategy", ann.FAIL_STRATEGY, ann.parse_fail_strategy, FailStrategy.FAIL_BACK, SOURCE_DEFAULT
     )
@@ -233,6 +236,11 @@ def _resolve(
         memory_gib=first.memory_gib,
         requested_vcpu=float(facts.size.vcpu),
         requested_memory_gib=float(facts.size.memory_gib),
+        spec_table=choice.table,
+        ignored_containers=facts.ignored_containers,
+        arch=Arch.ARM64 if first.arm else Arch.AMD64,
+        gpus=first.gpus,
+        requested_gpus=facts.size.gpus,
         vswitch_ids=vswitch_ids,
         vswitch_zones={v: zones[v] for v in vswitch_ids},
         schedule_strategy=schedule,

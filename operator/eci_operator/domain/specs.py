@@ -1,8 +1,9 @@
-"""The ECI instance specs: the supported vCPU/memory table, ECS instance types, rounding and naming.
+"""The ECI instance specs: parsing, rounding up onto a spec table, and naming.
 
 ECI bills the spec it creates, not what the containers ask for, so how a request is rounded and how a spec
 is named (``2.0-4.0Gi``, the value ECI writes to ``k8s.aliyun.com/eci-instance-spec``) must be exact and
-deterministic. This module is the single source of those rules; see README "Resolving a pod's ECI spec".
+deterministic. This module holds those rules; the tables themselves are data in ``domain.spec_tables`` and
+the ECS types in ``domain.ecs_catalogue``. See README "Resolving a pod's ECI spec".
 """
 
 from __future__ import annotations
@@ -15,45 +16,24 @@ from fractions import Fraction
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from eci_operator.domain.ecs_catalogue import FamilyKind, ecs_type, is_ecs_name
 from eci_operator.domain.errors import DomainError
+from eci_operator.domain.spec_tables import ALL_REGIONS, Table
 
 F = Fraction
 
-# vCPU -> supported memory sizes in GiB (current table, all regions; eci.md section 3).
-SPEC_TABLE: dict[Fraction, tuple[Fraction, ...]] = {
-    F(1, 4): (F(1, 2), F(1)),
-    F(1, 2): (F(1), F(2)),
-    F(1): (F(2), F(4), F(8)),
-    F(2): (F(1), F(2), F(4), F(8), F(16)),
-    F(4): (F(2), F(4), F(8), F(16), F(32)),
-    F(8): (F(4), F(8), F(16), F(32), F(64)),
-    F(12): (F(12), F(24), F(48), F(96)),
-    F(16): (F(16), F(32), F(64), F(128)),
-    F(24): (F(24), F(48), F(96), F(192)),
-    F(32): (F(32), F(64), F(128), F(256)),
-    F(52): (F(96), F(192), F(384)),
-    F(64): (F(128), F(256), F(512)),
-}
+SPEC_TABLE = ALL_REGIONS  # the all-region table; a pod is sized on ``spec_tables.table_for(region)``
 MAX_VCPU = max(SPEC_TABLE)
 MAX_MEMORY_GIB = max(max(row) for row in SPEC_TABLE.values())
 DEFAULT_VCPU = F(2)
 DEFAULT_MEMORY_GIB = F(4)
 
-# ECS instance types: family letter -> GiB per vCPU; size -> vCPUs.
-ECS_FAMILIES: dict[str, int] = {"c": 2, "g": 4, "r": 8}
-ECS_SIZES: dict[str, int] = {"large": 2, "xlarge": 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32}
-
 _VCPU_MEMORY = re.compile(r"(?P<vcpu>[0-9]{1,4}(?:\.[0-9]{1,4})?)-(?P<memory>[0-9]{1,4}(?:\.[0-9]{1,4})?)Gi")
-# Our rule: the generation is a positive integer optionally followed by up to three lowercase letters
-# (ecs.g7a, ecs.c6e, ecs.g8i, ecs.r7se): the suffix names a CPU vendor or variant and does not change the
-# vCPU:memory ratio, so it is kept in the name and otherwise ignored.
-_ECS_TYPE = re.compile(
-    r"ecs\.(?P<family>[a-z]+)(?P<generation>[0-9]+)(?P<variant>[a-z]*)\.(?P<size>[0-9a-z]+)"
-)
 
 SPEC_ALLOWED = (
-    "a supported '<vCPU>-<memory>Gi' spec from the table (e.g. 2-4Gi, 0.5-1Gi) or an ECS type "
-    "'ecs.<g|c|r><generation>.<large|xlarge|2xlarge|4xlarge|8xlarge>' (e.g. ecs.g7.xlarge)"
+    "a '<vCPU>-<memory>Gi' spec (e.g. 2-4Gi, 0.5-1Gi; one not in the table is rounded up onto it) or an "
+    "ECS type 'ecs.<family>.<size>' of the catalogue (e.g. ecs.g7.xlarge, ecs.t5-c1m2.large, "
+    "ecs.gn6i-c4g1.xlarge)"
 )
 
 
@@ -65,7 +45,10 @@ class CandidateKind(StrEnum):
 
 
 class Candidate(BaseModel):
-    """A normalised instance spec: ``name`` is what ECI writes to ``eci-instance-spec``."""
+    """A normalised instance spec: ``name`` is what ECI writes to ``eci-instance-spec``.
+
+    ``family_kind`` (x86, arm, gpu, local-disk) and ``gpus`` are set for ECS types only.
+    """
 
     model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
@@ -73,6 +56,8 @@ class Candidate(BaseModel):
     vcpu: float
     memory_gib: float = Field(alias="memoryGiB")
     kind: CandidateKind
+    family_kind: FamilyKind | None = None
+    gpus: int = 0
 
     @property
     def vcpu_fraction(self) -> Fraction:
@@ -83,6 +68,11 @@ class Candidate(BaseModel):
     def memory_fraction(self) -> Fraction:
         """The exact memory size in GiB."""
         return Fraction(self.memory_gib)
+
+    @property
+    def arm(self) -> bool:
+        """Whether the spec needs an ARM (arm64) virtual node."""
+        return self.family_kind is FamilyKind.ARM
 
 
 def format_amount(amount: Fraction) -> str:
@@ -109,7 +99,7 @@ def spec_name(vcpu: Fraction, memory: Fraction) -> str:
 
 
 def table_candidate(vcpu: Fraction, memory: Fraction) -> Candidate:
-    """The candidate of a table entry (the caller guarantees it is in the table)."""
+    """The candidate of a vCPU-memory pair (in a table, or as written before rounding)."""
     return Candidate(
         name=spec_name(vcpu, memory),
         vcpu=float(vcpu),
@@ -118,108 +108,82 @@ def table_candidate(vcpu: Fraction, memory: Fraction) -> Candidate:
     )
 
 
-def _describe_table() -> str:
-    return "; ".join(
-        f"{format_amount(v)} vCPU: {', '.join(format_amount(m) for m in row)} GiB"
-        for v, row in SPEC_TABLE.items()
-    )
-
-
 def parse_spec(token: str, *, field: str) -> Candidate:
-    """One spec as written in ``eci-use-specs`` (or a stock key), normalised.
+    """One spec as written in ``eci-use-specs`` (or a stock key), normalised; no table is consulted.
 
-    ``2-4Gi`` and ``2.0-4.0Gi`` are the same spec; an ECS type is kept as written (lowercase only).
+    ``2-4Gi`` and ``2.0-4.0Gi`` are the same spec. A vCPU-memory pair need not be in a table (``fit``
+    rounds it up onto the pod's table) but must be positive and within the largest spec. An ECS type must
+    be in the catalogue and is kept as written (lowercase only).
     """
     if match := _VCPU_MEMORY.fullmatch(token):
         vcpu, memory = Fraction(match["vcpu"]), Fraction(match["memory"])
-        if vcpu not in SPEC_TABLE:
+        if vcpu == 0 or memory == 0:
+            raise DomainError(field, token, "vCPU and memory must be more than 0", SPEC_ALLOWED)
+        if vcpu > MAX_VCPU or memory > MAX_MEMORY_GIB:
             raise DomainError(
                 field,
                 token,
-                f"{format_amount(vcpu)} vCPU is not a supported size",
-                "vCPU one of " + ", ".join(format_amount(v) for v in SPEC_TABLE),
-            )
-        if memory not in SPEC_TABLE[vcpu]:
-            raise DomainError(
-                field,
-                token,
-                f"{format_amount(memory)} GiB is not offered with {format_amount(vcpu)} vCPU",
-                f"with {format_amount(vcpu)} vCPU: "
-                + ", ".join(format_amount(m) for m in SPEC_TABLE[vcpu])
-                + " GiB",
+                "larger than the largest ECI spec",
+                f"at most {format_amount(MAX_VCPU)} vCPU and {format_amount(MAX_MEMORY_GIB)} GiB",
             )
         return table_candidate(vcpu, memory)
-    if match := _ECS_TYPE.fullmatch(token):
-        family, generation, variant, size = (
-            match["family"],
-            match["generation"],
-            match["variant"],
-            match["size"],
-        )
-        if family not in ECS_FAMILIES:
-            raise DomainError(
-                field, token, f"ECS family {family!r} is not supported", "families g (1:4), c (1:2), r (1:8)"
-            )
-        if generation.startswith("0"):
-            raise DomainError(
-                field,
-                token,
-                f"generation {generation!r} is not a positive integer",
-                "a generation like 6, 7 or 8, optionally with a variant suffix like 7a",
-            )
-        if len(variant) > 3:
-            raise DomainError(
-                field,
-                token,
-                f"variant suffix {variant!r} is too long",
-                "at most 3 lowercase letters after the generation (e.g. ecs.g7a, ecs.r7se)",
-            )
-        if size not in ECS_SIZES:
-            raise DomainError(
-                field,
-                token,
-                f"size {size!r} is not supported",
-                "sizes " + ", ".join(f"{s} ({v} vCPU)" for s, v in ECS_SIZES.items()),
-            )
-        vcpu_count = ECS_SIZES[size]
+    if is_ecs_name(token):
+        found = ecs_type(token, field=field)
         return Candidate(
             name=token,
-            vcpu=float(vcpu_count),
-            memory_gib=float(vcpu_count * ECS_FAMILIES[family]),
+            vcpu=float(found.vcpu),
+            memory_gib=float(found.memory_gib),
             kind=CandidateKind.ECS_TYPE,
+            family_kind=found.kind,
+            gpus=found.gpus,
         )
     raise DomainError(field, token, "not a vCPU-memory spec or an ECS instance type", SPEC_ALLOWED)
 
 
-def round_up(vcpu: Fraction, memory: Fraction, *, vcpu_field: str, memory_field: str) -> Candidate:
-    """The smallest supported spec that holds ``vcpu`` and ``memory`` GiB.
+def round_up(
+    vcpu: Fraction, memory: Fraction, *, vcpu_field: str, memory_field: str, table: Table = ALL_REGIONS
+) -> Candidate:
+    """The smallest spec of ``table`` that holds ``vcpu`` and ``memory`` GiB.
 
     Rule: the smallest vCPU row >= the CPU, then the smallest memory in that row >= the memory; if that
-    row has none, the next row, and so on. Raises DomainError above 64 vCPU or 512 GiB.
+    row has none, the next row, and so on. Raises DomainError above the table's largest vCPU or memory.
     """
-    if vcpu > MAX_VCPU:
+    max_vcpu = max(table)
+    max_memory = max(max(row) for row in table.values())
+    if vcpu > max_vcpu:
         raise DomainError(
             vcpu_field,
             f"{float(vcpu):g} vCPU",
             "more CPU than the largest ECI spec",
-            f"at most {format_amount(MAX_VCPU)} vCPU per pod",
+            f"at most {format_amount(max_vcpu)} vCPU per pod",
         )
-    if memory > MAX_MEMORY_GIB:
+    if memory > max_memory:
         raise DomainError(
             memory_field,
             f"{float(memory):g} GiB",
             "more memory than the largest ECI spec",
-            f"at most {format_amount(MAX_MEMORY_GIB)} GiB per pod",
+            f"at most {format_amount(max_memory)} GiB per pod",
         )
-    for row_vcpu, row in SPEC_TABLE.items():
+    for row_vcpu, row in table.items():
         if row_vcpu < vcpu:
             continue
         for row_memory in row:
             if row_memory >= memory:
                 return table_candidate(row_vcpu, row_memory)
-    raise AssertionError("unreachable: the 64 vCPU row holds 512 GiB")  # pragma: no cover
+    raise AssertionError("unreachable: the largest row holds the largest memory")  # pragma: no cover
 
 
-def spec_table_text() -> str:
-    """The spec table as one line of text (for error messages and docs)."""
-    return _describe_table()
+def on_table(candidate: Candidate, table: Table) -> bool:
+    """Whether a vCPU-memory candidate is an entry of ``table`` (ECS types are never rounded)."""
+    if candidate.kind is CandidateKind.ECS_TYPE:
+        return True
+    return candidate.memory_fraction in table.get(candidate.vcpu_fraction, ())
+
+
+def fit(candidate: Candidate, table: Table, *, field: str) -> Candidate:
+    """``candidate`` rounded up onto ``table`` (itself when it is an entry, or an ECS type)."""
+    if on_table(candidate, table):
+        return candidate
+    return round_up(
+        candidate.vcpu_fraction, candidate.memory_fraction, vcpu_field=field, memory_field=field, table=table
+    )

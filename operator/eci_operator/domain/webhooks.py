@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from eci_operator.domain.admission import ECI_LABEL, SKIP_LABEL
-from eci_operator.domain.nodes import NODE_PREFIX, PROFILE_LABEL, TAINT_KEY
+from eci_operator.domain.nodes import NODE_PREFIX
+from eci_operator.models.keys import GROUP, PROFILE_LABEL, TAINT_KEY, VERSION
 
 NAME = "eci-operator"
-GROUP, VERSION, PLURAL = "eci.ask.dev", "v1alpha1", "eciprofiles"
+PLURAL = "eciprofiles"
 POD_TIMEOUT_SECONDS = 5
 PROFILE_TIMEOUT_SECONDS = 10
 FAILURE_POLICY = "Ignore"

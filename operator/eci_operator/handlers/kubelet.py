@@ -11,15 +11,16 @@ Pods' output is fictional: the simulated runtime's lifecycle lines and the pod's
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import ipaddress
 
 import structlog
 from aiohttp import web
 
 from eci_operator import certs
-from eci_operator.handlers.state import State
-from eci_operator.runtime.protocol import LogEntry
+from eci_operator.domain.bodies import spec_of
+from eci_operator.domain.kubetime import nano_time
+from eci_operator.handlers.store import Store
+from eci_operator.runtime.protocol import LogEntry, Runtime
 
 log = structlog.get_logger("eci_operator.kubelet")
 UNSUPPORTED = (
@@ -36,20 +37,17 @@ UNSUPPORTED = (
 )
 
 
-def _stamp(at: dt.datetime) -> str:
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
-
-
 def _line(entry: LogEntry, timestamps: bool) -> bytes:
-    text = f"{_stamp(entry.at)} {entry.text}\n" if timestamps else f"{entry.text}\n"
+    text = f"{nano_time(entry.at)} {entry.text}\n" if timestamps else f"{entry.text}\n"
     return text.encode()
 
 
 class KubeletServer:
     """One HTTPS server with a listening site per virtual node port."""
 
-    def __init__(self, state: State) -> None:
-        self.state = state
+    def __init__(self, runtime: Runtime, pods: Store, node_address: str) -> None:
+        self.runtime = runtime
+        self.pods = pods
         self.app = web.Application()
         self.app.add_routes(
             [
@@ -60,7 +58,7 @@ class KubeletServer:
         )
         self.runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=1.0)
         self.sites: dict[int, web.TCPSite] = {}
-        address = state.settings.node_address
+        address = node_address
         ca = certs.make_ca("eci-operator-kubelet")
         is_ip = True
         try:
@@ -110,12 +108,10 @@ class KubeletServer:
     async def container_logs(self, request: web.Request) -> web.StreamResponse:
         ns, pod, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
         key = (ns, pod)
-        lines = self.state.runtime.logs(key, container)
+        lines = self.runtime.logs(key, container)
         if lines is None:
             return web.Response(status=404, text=f"pod {ns}/{pod} is not running on this virtual node\n")
-        known = {
-            c["name"] for c in ((self.state.pods.get(key) or {}).get("spec") or {}).get("containers", [])
-        }
+        known = {c["name"] for c in spec_of(self.pods.get(key) or {}).get("containers", [])}
         if known and container not in known:
             return web.Response(
                 status=404,
@@ -134,7 +130,7 @@ class KubeletServer:
             await response.write(b"".join(_line(entry, timestamps) for entry in lines[start:]))
             await response.write_eof()
             return response
-        async for entry in self.state.runtime.follow_logs(key, container, start):
+        async for entry in self.runtime.follow_logs(key, container, start):
             await response.write(_line(entry, timestamps))
         await response.write_eof()
         return response

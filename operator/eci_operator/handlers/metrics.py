@@ -8,7 +8,6 @@ name).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
@@ -17,15 +16,16 @@ from prometheus_client import start_http_server
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from eci_operator.domain import pricing
-from eci_operator.domain.nodes import PROFILE_LABEL
-from eci_operator.handlers.state import State
+from eci_operator.domain import conditions
+from eci_operator.domain.bill import status_charge
+from eci_operator.handlers.operator import Operator
+from eci_operator.models.keys import PROFILE_LABEL
 
 
 class OperatorCollector(Collector):
-    def __init__(self, state: State, queue_depth: object) -> None:
-        self.state = state
-        self.queue = queue_depth
+    def __init__(self, op: Operator) -> None:
+        self.op = op
+        self.queue = op.queue
 
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(
@@ -33,23 +33,23 @@ class OperatorCollector(Collector):
             "Requests the operator made to the Kubernetes API, by verb, resource and response code",
             labels=["verb", "resource", "code"],
         )
-        for (verb, resource, code), n in sorted(self.state.client.counts.by_key.items()):
+        for (verb, resource, code), n in sorted(self.op.client.counts.by_key.items()):
             requests.add_metric([verb, resource, str(code)], n)
         yield requests
         depth = GaugeMetricFamily("eci_operator_queue_depth", "Keys queued or being processed")
-        depth.add_metric([], len(self.queue))  # type: ignore[arg-type]
+        depth.add_metric([], len(self.queue))
         yield depth
         processed = CounterMetricFamily(
             "eci_operator_reconciles", "Reconciles run, by outcome", labels=["outcome"]
         )
-        processed.add_metric(["ok"], getattr(self.queue, "processed", 0) - getattr(self.queue, "errors", 0))
-        processed.add_metric(["error"], getattr(self.queue, "errors", 0))
+        processed.add_metric(["ok"], self.queue.processed - self.queue.errors)
+        processed.add_metric(["error"], self.queue.errors)
         yield processed
         events = CounterMetricFamily(
             "eci_operator_events", "Kubernetes Events, by outcome", labels=["outcome"]
         )
-        events.add_metric(["posted"], self.state.events.posted)
-        events.add_metric(["dropped"], self.state.events.dropped)
+        events.add_metric(["posted"], self.op.events.posted)
+        events.add_metric(["dropped"], self.op.events.dropped)
         yield events
         yield from self._groups()
         yield from self._stock()
@@ -59,12 +59,9 @@ class OperatorCollector(Collector):
             labels=["profile", "ready"],
         )
         tally: Counter[tuple[str, str]] = Counter()
-        for node in self.state.nodes.items.values():
+        for node in self.op.caches.nodes.items.values():
             labels = (node.get("metadata") or {}).get("labels") or {}
-            is_ready = any(
-                c.get("type") == "Ready" and c.get("status") == "True"
-                for c in (node.get("status") or {}).get("conditions") or []
-            )
+            is_ready = conditions.is_true(node, "Ready")
             tally[(labels.get(PROFILE_LABEL, ""), str(is_ready).lower())] += 1
         for (profile, ready), n in sorted(tally.items()):
             nodes.add_metric([profile, ready], n)
@@ -83,20 +80,18 @@ class OperatorCollector(Collector):
         )
         tally: Counter[tuple[str, str, str]] = Counter()
         costs: dict[str, Decimal] = {}
-        now = dt.datetime.now(dt.UTC)
-        for key in self.state.runtime.list_keys():
-            status = self.state.runtime.get(key)
+        now = self.op.clock.now()
+        for key in self.op.runtime.list_keys():
+            status = self.op.runtime.get(key)
             if status is None:
                 continue
-            group = self.state.groups.get(key) or {}
+            group = self.op.caches.groups.get(key) or {}
             spec = group.get("spec") or {}
             profile = str(spec.get("profile") or "")
             zone = status.zone_id or str(spec.get("zoneId") or "")  # a group waiting for stock: no placement
             tally[(str(status.phase or ""), zone, profile)] += 1
-            if status.price_per_second:
-                intervals = [(i.phase.value, i.start, i.end) for i in status.billed_intervals]
-                seconds = pricing.billed_seconds(intervals, now)
-                costs[key[0]] = costs.get(key[0], Decimal(0)) + Decimal(status.price_per_second) * seconds
+            if (charge := status_charge(status, now)) is not None:
+                costs[key[0]] = costs.get(key[0], Decimal(0)) + charge[2]
         for (phase, zone, profile), n in sorted(tally.items()):
             groups.add_metric([phase, zone, profile], n)
         for namespace, cost in sorted(costs.items()):
@@ -111,9 +106,9 @@ class OperatorCollector(Collector):
             labels=["zone", "spec"],
         )
         available = GaugeMetricFamily("eci_operator_zone_available", "1 when the zone is up", labels=["zone"])
-        for served in self.state.served_zones.values():
-            zone = served["zone"]
-            report = self.state.runtime.zone_report(zone)
+        for served in self.op.nodes.served.values():
+            zone = served.zone_id
+            report = self.op.runtime.zone_report(zone)
             available.add_metric([zone], 1 if report.available else 0)
             for spec, left in sorted(report.remaining.items()):
                 stock.add_metric([zone, spec], left)
@@ -121,7 +116,7 @@ class OperatorCollector(Collector):
         yield available
 
 
-def serve(state: State, queue: object, port: int, address: str = "0.0.0.0") -> None:
+def serve(op: Operator, port: int, address: str = "0.0.0.0") -> None:
     """Register the collector and serve /metrics on ``address:port`` (a daemon thread)."""
-    REGISTRY.register(OperatorCollector(state, queue))
+    REGISTRY.register(OperatorCollector(op))
     start_http_server(port, addr=address)

@@ -59,6 +59,11 @@ class EventPoster:
         self.dropped = 0
         self.posted = 0
 
+    @property
+    def pending(self) -> int:
+        """Events queued and not yet sent."""
+        return len(self._pending)
+
     def post(self, event: EventSpec) -> None:
         """Queue an event; folds duplicates not yet sent; drops (and counts) when the queue is full."""
         if event in self._pending:

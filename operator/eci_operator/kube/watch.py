@@ -24,16 +24,13 @@ from typing import Any
 
 import structlog
 
-from eci_operator.kube.client import ApiError, KubeClient
+from eci_operator.kube.client import KubeClient
+from eci_operator.kube.errors import Gone, api_error
 
 log = structlog.get_logger("eci_operator.watch")
 Body = dict[str, Any]
 OnEvent = Callable[[str, Body], None]  # ("ADDED" | "MODIFIED" | "DELETED", object)
 OnList = Callable[[list[Body], int], None]  # (every object, the list's resourceVersion)
-
-
-class Gone(Exception):
-    """The watch cannot resume from the resourceVersion it has: list again."""
 
 
 class Informer:
@@ -93,8 +90,6 @@ class Informer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if isinstance(exc, ApiError) and exc.status == 410:
-                    self.resource_version = None
                 log.warning("watch.failed", kind=self.kind, error=repr(exc), retry_in=round(delay, 2))
                 await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
                 delay = min(delay * 2, self.max_backoff)
@@ -113,9 +108,7 @@ class Informer:
             kind = event.get("type")
             obj = event.get("object") or {}
             if kind == "ERROR":
-                if obj.get("code") == 410:
-                    raise Gone(obj.get("message"))
-                raise ApiError(int(obj.get("code") or 0), str(obj.get("reason") or ""), obj)
+                raise api_error(int(obj.get("code") or 0), str(obj.get("reason") or ""), obj)
             rv = (obj.get("metadata") or {}).get("resourceVersion")
             if kind != "BOOKMARK":
                 self.on_event(str(kind), obj)

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from eci_operator.models._base import DECIMAL_PATTERN, KubeModel, ObjectMeta
 from eci_operator.models.common import Condition
+from eci_operator.models.profile import VSwitch
 
 KIND = "ContainerGroup"
 PLURAL = "containergroups"
@@ -42,10 +43,22 @@ class SpotStrategy(StrEnum):
 
 
 class FailStrategy(StrEnum):
-    """What ECI does when an instance cannot be created: keep retrying, or fail at once."""
+    """What ECI does when an instance cannot be created: keep retrying, or fail at once.
+
+    ``fail-over`` is recorded as written and behaves as ``fail-back`` ("the effects of fail-over and
+    fail-back are the same", ECI's fault-handling page).
+    """
 
     FAIL_BACK = "fail-back"
+    FAIL_OVER = "fail-over"
     FAIL_FAST = "fail-fast"
+
+
+class Arch(StrEnum):
+    """The CPU architecture an instance needs: ARM ECS types run only on ASK's ARM virtual node."""
+
+    AMD64 = "amd64"
+    ARM64 = "arm64"
 
 
 class ContainerGroupPhase(StrEnum):
@@ -77,6 +90,7 @@ class CandidateSpec(KubeModel):
     spec: str = Field(min_length=1, max_length=64)
     vcpu: float = Field(gt=0)
     memory_gib: float = Field(gt=0, alias="memoryGiB")
+    gpus: int | None = Field(default=None, ge=0)
 
 
 class SpotSpec(KubeModel):
@@ -101,8 +115,52 @@ class ContainerRef(KubeModel):
     image: str = Field(min_length=1)
 
 
-class ContainerGroupSpec(KubeModel):
-    """What was decided for the pod at creation (see ``crds/containergroups.yaml``)."""
+class RestartPolicy(StrEnum):
+    """The pod's restartPolicy: what the kubelet does when a container exits."""
+
+    ALWAYS = "Always"
+    ON_FAILURE = "OnFailure"
+    NEVER = "Never"
+
+
+# Simulated start failures (eci.ask.dev/start-failure): the containers never start, with this reason.
+StartFailure = Literal["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerError"]
+
+
+class LifecycleScript(KubeModel):
+    """The simulated instance's script, parsed once from the pod's ``eci.ask.dev/`` annotations.
+
+    Recorded in the ContainerGroup at creation: ECI reads annotations only then, so an annotation edited
+    later changes nothing, before or after an operator restart (``domain.lifecycle`` parses it).
+    """
+
+    startup_delay: float = Field(default=0.0, ge=0)
+    startup_jitter: float = Field(default=0.0, ge=0)
+    exit_after: float | None = Field(default=None, ge=0)
+    exit_code: int = Field(default=0, ge=0, le=255)
+    oom_after: float | None = Field(default=None, ge=0)
+    start_failure: StartFailure | None = None
+    stdout: list[str] = Field(default_factory=list, max_length=200)
+    spot_reclaim_after: float | None = Field(default=None, ge=0)
+    restart_policy: RestartPolicy = RestartPolicy.ALWAYS
+
+    def exit_at(self) -> tuple[float, int, str] | None:
+        """(seconds after start, exit code, reason) of the first scripted exit, if any."""
+        exits = []
+        if self.exit_after is not None:
+            exits.append((self.exit_after, self.exit_code, "Completed" if self.exit_code == 0 else "Error"))
+        if self.oom_after is not None:
+            exits.append((self.oom_after, 137, "OOMKilled"))
+        return min(exits) if exits else None
+
+    def restarts_after(self, code: int) -> bool:
+        return self.restart_policy == RestartPolicy.ALWAYS or (
+            self.restart_policy == RestartPolicy.ON_FAILURE and code != 0
+        )
+
+
+class GroupPlacement(KubeModel):
+    """Who the group is for and where the pod is bound: all a refused creation records."""
 
     pod_name: str = Field(min_length=1)
     pod_uid: str = Field(min_length=1)
@@ -110,13 +168,28 @@ class ContainerGroupSpec(KubeModel):
     profile: str = Field(min_length=1)
     region_id: str | None = Field(default=None, min_length=1)
     zone_id: str = Field(min_length=1)
+
+
+class RefusedGroupSpec(GroupPlacement):
+    """The record of a creation refused for bad input (status ScheduleFailed): no resolved spec."""
+
+
+class ContainerGroupSpec(GroupPlacement):
+    """What was decided for the pod at creation (see ``crds/containergroups.yaml``): the runtime request."""
+
     vpc_id: str | None = Field(default=None, min_length=1)
-    # Unset only in the record of a creation refused for bad input (status ScheduleFailed).
-    candidates: list[CandidateSpec] | None = Field(default=None, min_length=1, max_length=5)
-    instance_spec: str | None = Field(default=None, min_length=1)
-    vcpu: float | None = Field(default=None, gt=0)
-    memory_gib: float | None = Field(default=None, gt=0, alias="memoryGiB")
-    vswitch_ids: list[str] | None = Field(default=None, alias="vSwitchIds", min_length=1, max_length=10)
+    candidates: list[CandidateSpec] = Field(min_length=1, max_length=5)
+    instance_spec: str = Field(min_length=1)
+    vcpu: float = Field(gt=0)
+    memory_gib: float = Field(gt=0, alias="memoryGiB")
+    arch: Arch | None = None
+    gpus: int | None = Field(default=None, ge=0)
+    vswitch_ids: list[str] = Field(alias="vSwitchIds", min_length=1, max_length=10)
+    # The vSwitches themselves (zone and CIDR) and the simulation seed, as they were at creation; unset in
+    # records written before they were recorded (the runtime then looks the vSwitches up in the profile).
+    vswitches: list[VSwitch] = Field(default_factory=list, alias="vSwitches", max_length=10)
+    seed: int = 0
+    lifecycle: LifecycleScript | None = None
     schedule_strategy: ScheduleStrategy | None = None
     security_group_ids: list[str] | None = Field(default=None, min_length=1, max_length=5)
     spot: SpotSpec | None = None
@@ -129,7 +202,7 @@ class ContainerGroupSpec(KubeModel):
 
     @model_validator(mode="after")
     def _instance_spec_is_first_candidate(self) -> Self:
-        if self.candidates is not None and self.instance_spec != self.candidates[0].spec:
+        if self.instance_spec != self.candidates[0].spec:
             raise ValueError("instanceSpec must be the first candidate's spec")
         return self
 
@@ -170,6 +243,7 @@ class ContainerGroupStatus(KubeModel):
     security_group_id: str | None = None
     ip: str | None = None
     scheduled_at: datetime | None = None
+    instance_created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     price_per_second: str | None = Field(default=None, pattern=DECIMAL_PATTERN)
@@ -185,5 +259,10 @@ class ContainerGroup(KubeModel):
     api_version: Literal["eci.ask.dev/v1alpha1"] = "eci.ask.dev/v1alpha1"
     kind: Literal["ContainerGroup"] = "ContainerGroup"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
-    spec: ContainerGroupSpec
+    spec: ContainerGroupSpec | RefusedGroupSpec
     status: ContainerGroupStatus | None = None
+
+    @property
+    def resolved(self) -> ContainerGroupSpec | None:
+        """The resolved spec, or None for the record of a refused creation."""
+        return self.spec if isinstance(self.spec, ContainerGroupSpec) else None

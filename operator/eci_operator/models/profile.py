@@ -26,10 +26,11 @@ VPC_PATTERN = r"^vpc-[a-z0-9][a-z0-9-]*$"
 VSWITCH_PATTERN = r"^vsw-[a-z0-9][a-z0-9-]*$"
 SECURITY_GROUP_PATTERN = r"^sg-[a-z0-9][a-z0-9-]*$"
 SELECTOR_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-# Syntax only; whether a vCPU-memory pair is in the spec table is checked by eci_operator.domain.
+# Syntax only; whether a vCPU-memory pair is on the region's spec table, or an ECS type is in the
+# catalogue, is checked by eci_operator.domain.
 STOCK_KEY_PATTERN = (
     r"^(\*|[0-9]+([.][0-9]+)?-[0-9]+([.][0-9]+)?Gi"
-    r"|ecs[.][gcr][1-9][0-9]*[a-z]{0,3}[.](large|xlarge|[248]xlarge))$"
+    r"|ecs[.][a-z]+[0-9]+[a-z]*(-[a-z0-9]+)?[.][0-9a-z]+)$"
 )
 MAX_VSWITCHES = 64
 MAX_SELECTORS = 64
@@ -50,6 +51,8 @@ class VSwitch(KubeModel):
     @field_validator("cidr")
     @classmethod
     def _cidr_is_ipv4_network(cls, value: str) -> str:
+        # The /16-/29 mask rule of a real vSwitch is judged by the CRD and by profile admission, not here:
+        # a stored profile from before the rule must still load.
         try:
             ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
@@ -113,6 +116,7 @@ class ECIProfileSpec(KubeModel):
     vswitches: list[VSwitch] = Field(alias="vSwitches", min_length=1, max_length=MAX_VSWITCHES)
     selectors: list[Selector] = Field(default_factory=list, max_length=MAX_SELECTORS)
     virtual_node_taint: bool = True
+    enable_linux_arm64_node: bool = False
     simulation: Simulation = Field(default_factory=Simulation)
 
     @field_validator("allowed_security_group_ids")

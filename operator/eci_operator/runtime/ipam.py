@@ -1,8 +1,9 @@
 """IP addresses from a vSwitch's CIDR, unique among live container groups.
 
-Addresses are handed out lowest-first, skipping the network address, the first three hosts (reserved, as
-on Alibaba Cloud vSwitches: the gateway and two service addresses) and the broadcast address. A released
-address goes back to the pool. After an operator restart the allocations are rebuilt with ``reserve``.
+Addresses are handed out next-fit (from just after the last one handed out, wrapping around),
+skipping the network address, the first three hosts and the broadcast address. A released address goes
+back to the pool, but is not handed out again at once. After an operator restart the allocations are
+rebuilt with ``reserve``.
 """
 
 from __future__ import annotations

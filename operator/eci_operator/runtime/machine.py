@@ -1,19 +1,20 @@
-"""The state machine of simulated container groups: placement, start-up, exits, spot, billing intervals.
+"""The engine of simulated container groups and the effects of their transitions.
 
-``SimulatedRuntime`` (simulated.py) is the public face (the ``Runtime`` Protocol); this base class holds the
-groups and the transitions the clock drives. Every transition that happens on its own is announced to the
-subscribers, so the operator writes it into the ContainerGroup and the pod.
+``transitions.TRANSITIONS`` says what happens when; this module arms each group's next due transition on
+the clock (``arm``) and carries transitions out: placement (stock, vSwitches, IPs, price), start-up, exits
+and restarts, spot notices and reclaims, with billed intervals opened and closed on phase changes.
+``SimulatedRuntime`` (simulated.py) is the public face (the ``Runtime`` Protocol). Every transition that
+happens on its own is announced to the subscribers, so the operator writes it into the ContainerGroup and
+the pod.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from eci_operator.domain import pricing
+from eci_operator.domain import phases, pricing
 from eci_operator.models.containergroup import (
     BilledInterval,
     ContainerGroupPhase,
@@ -22,15 +23,15 @@ from eci_operator.models.containergroup import (
     ContainerStatus,
     FailStrategy,
 )
-from eci_operator.runtime.clock import Clock, LoopClock, Timer
+from eci_operator.runtime.clock import Clock, LoopClock
 from eci_operator.runtime.logbook import LogBook
 from eci_operator.runtime.placement import Capacity, Placement, Refusal
-from eci_operator.runtime.protocol import GroupRequest, Key
+from eci_operator.runtime.protocol import Key
+from eci_operator.runtime.transitions import SPOT_NOTICE_SECONDS, Group, next_due, retry_wait
 
 P = ContainerGroupPhase
-TERMINAL = frozenset({P.SUCCEEDED, P.FAILED, P.EXPIRED, P.SCHEDULE_FAILED})
-RETRY_CAP_SECONDS = 30.0
-SPOT_NOTICE_SECONDS = 180.0
+TERMINAL = phases.TERMINAL
+DEFAULT_MAX_PENDING_MINUTES = 240
 
 
 def instance_id(uid: str) -> str:
@@ -44,24 +45,12 @@ def instance_id(uid: str) -> str:
     return "eci-" + "".join(out)
 
 
-@dataclass
-class Group:
-    request: GroupRequest
-    status: ContainerGroupStatus
-    created: dt.datetime
-    stock_key: str | None = None
-    holds: bool = False  # holds an instance: stock and an address
-    attempts: int = 0
-    timers: list[Timer] = field(default_factory=list)
-
-    def cancel_timers(self) -> None:
-        for t in self.timers:
-            t.cancel()
-        self.timers.clear()
+def close_intervals(intervals: list[BilledInterval], now: dt.datetime) -> list[BilledInterval]:
+    return [i if i.end is not None else i.model_copy(update={"end": now}) for i in intervals]
 
 
 class GroupMachine:
-    """Groups and their transitions; see SimulatedRuntime for the interface."""
+    """Groups, the engine that drives them, and the effects of the transitions."""
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or LoopClock()
@@ -74,28 +63,50 @@ class GroupMachine:
         for callback in self._subscribers:
             callback(key)
 
-    def _after(self, group: Group, seconds: float, step: Callable[[Group], None]) -> None:
+    # ------------------------------------------------------------------------------------------- engine
+    def arm(self, group: Group) -> None:
+        """Carry out every transition already due, then set one timer for the next one."""
+        group.disarm()
+        for _ in range(100):  # a script cannot make more than a few transitions due at once
+            found = next_due(group)
+            if found is None:
+                return
+            transition, due = found
+            if due > self.clock.now():
+                break
+            transition.effect(self, group)
+        else:  # pragma: no cover - a transition that stays due would loop
+            raise RuntimeError(f"transition {transition.name} of {group.request.key} stays due")
         key, uid = group.request.key, group.request.uid
 
         def fire() -> None:
             live = self._groups.get(key)
-            if live is not None and live.request.uid == uid:
-                step(live)
-                self._notify(key)
+            if live is not group or live.request.uid != uid:
+                return
+            group.timer = None
+            if (again := next_due(group)) is not None and again[0] == transition:
+                transition.effect(self, group)
+            self.arm(group)
+            self._notify(key)
 
-        when = self.clock.now() + dt.timedelta(seconds=seconds)
-        group.timers.append(self.clock.call_at(when, fire))
+        group.timer = self.clock.call_at(due, fire)
+        group.armed = transition.name
 
+    # --------------------------------------------------------------------------------------- bookkeeping
     def _log(self, group: Group, text: str, containers: list[str] | None = None) -> None:
         now = self.clock.now()
         for name in containers if containers is not None else [c.name for c in group.request.spec.containers]:
             self.logbook.write(group.request.key, name, text, now)
 
+    def _close_logs(self, group: Group) -> None:
+        for c in group.request.spec.containers:
+            self.logbook.close(group.request.key, c.name)
+
     def _set_phase(self, group: Group, phase: P, **update: object) -> None:
         """Change phase, closing the open billed interval and opening one for a billed phase."""
         now = self.clock.now()
         intervals = close_intervals(group.status.billed_intervals, now)
-        if group.holds and phase.value in pricing.BILLED_PHASES:
+        if group.holds and phases.is_billed(phase):
             intervals.append(BilledInterval(phase=phase, start=now))
         group.status = group.status.model_copy(
             update={"phase": phase, "billed_intervals": intervals, **update}
@@ -107,40 +118,34 @@ class GroupMachine:
             self.capacity.release(group.request.spec.zone_id, group.stock_key, s.vswitch_id, s.ip)
             group.holds = False
 
-    def _fail(self, group: Group, phase: P, reason: str, message: str) -> None:
-        group.cancel_timers()
+    def fail(self, group: Group, phase: P, reason: str, message: str) -> None:
+        group.disarm()
+        group.next_attempt = None
         self._release(group)
-        now = self.clock.now()
-        self._set_phase(group, phase, reason=reason, message=message, finished_at=now)
-        for name in [c.name for c in group.request.spec.containers]:
-            self.logbook.close(group.request.key, name)
+        self._set_phase(group, phase, reason=reason, message=message, finished_at=self.clock.now())
+        self._close_logs(group)
 
-    def _startup_delay(self, request: GroupRequest) -> float:
-        lifecycle = request.lifecycle
-        jitter = 0.0
-        if lifecycle.startup_jitter > 0:
-            jitter = random.Random(f"jitter:{request.seed}:{request.uid}").uniform(
-                0, lifecycle.startup_jitter
-            )
-        return lifecycle.startup_delay + jitter
-
-    def _try_place(self, group: Group) -> None:
-        request = group.request
-        result = self.capacity.place(request)
+    # ------------------------------------------------------------------------------------------ placing
+    def try_place(self, group: Group) -> None:
+        group.next_attempt = None
+        if group.holds or group.status.phase not in (P.SCHEDULING, P.PENDING):
+            return
+        result = self.capacity.place(group.request)
         if isinstance(result, Refusal):
             self._refused(group, result)
-            return
-        self._placed(group, result)
+        else:
+            self._placed(group, result)
 
     def _refused(self, group: Group, refusal: Refusal) -> None:
         now = self.clock.now()
         spec = group.request.spec
-        deadline = group.created + dt.timedelta(minutes=spec.max_pending_minutes or 240)
+        minutes = spec.max_pending_minutes or DEFAULT_MAX_PENDING_MINUTES
+        deadline = group.created + dt.timedelta(minutes=minutes)
         retryable = refusal.reason == "NoStock" and spec.fail_strategy != FailStrategy.FAIL_FAST
         if retryable and now < deadline:
             group.attempts += 1
-            wait = min(RETRY_CAP_SECONDS, 2.0 ** min(group.attempts - 1, 10))
-            wait = min(wait, max(0.0, (deadline - now).total_seconds()))
+            wait = min(retry_wait(group.attempts), max(0.0, (deadline - now).total_seconds()))
+            group.next_attempt = now + dt.timedelta(seconds=wait)
             message = f"{refusal.message}; retrying (fail-back) until {deadline:%Y-%m-%dT%H:%M:%SZ}"
             group.status = group.status.model_copy(
                 update={
@@ -150,10 +155,8 @@ class GroupMachine:
                     "scheduled_at": group.created,
                 }
             )
-            self._after(group, wait, self._retry)
             return
         if retryable:
-            minutes = spec.max_pending_minutes or 240
             refusal = Refusal("NoStock", f"{refusal.message}; gave up after {minutes} minutes Pending")
         group.status = group.status.model_copy(
             update={
@@ -164,10 +167,6 @@ class GroupMachine:
                 "finished_at": now,
             }
         )
-
-    def _retry(self, group: Group) -> None:
-        if group.status.phase in (P.PENDING, P.SCHEDULING) and not group.holds:
-            self._try_place(group)
 
     def _placed(self, group: Group, placed: Placement) -> None:
         request = group.request
@@ -185,6 +184,7 @@ class GroupMachine:
             security_group_id=request.spec.security_group_ids[0] if request.spec.security_group_ids else None,
             ip=placed.ip,
             scheduled_at=group.created,
+            instance_created_at=self.clock.now(),
             price_per_second=pricing.price_text(placed.price_per_second),
             containers=[
                 ContainerStatus(
@@ -205,12 +205,6 @@ class GroupMachine:
         )
         if request.lifecycle.start_failure is not None:
             self._start_failed(group)
-            return
-        delay = self._startup_delay(request)
-        if delay > 0:
-            self._after(group, delay, self._start)
-        else:
-            self._start(group)
 
     def _start_failed(self, group: Group) -> None:
         reason = group.request.lifecycle.start_failure or "ErrImagePull"
@@ -227,9 +221,8 @@ class GroupMachine:
         )
         self._log(group, f"[eci] failed to start: {reason}")
 
-    def _start(self, group: Group) -> None:
-        if group.status.phase != P.PENDING or not group.holds:
-            return
+    # ---------------------------------------------------------------------------------------- running
+    def start(self, group: Group) -> None:
         now = self.clock.now()
         containers = [
             c.model_copy(
@@ -250,46 +243,8 @@ class GroupMachine:
             )
             for line in group.request.lifecycle.stdout:
                 self.logbook.write(group.request.key, c.name, line, now)
-        self._schedule_running_events(group)
 
-    def _schedule_running_events(self, group: Group) -> None:
-        lifecycle = group.request.lifecycle
-        running = [
-            c.started_at for c in group.status.containers if not c.init and c.state == ContainerState.RUNNING
-        ]
-        started = min((s for s in running if s is not None), default=self.clock.now())
-        now = self.clock.now()
-        scripted = lifecycle.exit_at()
-        if scripted is not None:
-            remaining = scripted[0] - (now - started).total_seconds()
-            self._after(group, max(0.0, remaining), self._exit)
-        spot = group.request.spec.spot
-        is_spot = self._is_spot(group)
-        if is_spot and lifecycle.spot_reclaim_after is not None and group.status.started_at is not None:
-            protection = 3600.0 * (spot.duration_hours if spot is not None else 0)
-            at = (group.status.started_at - now).total_seconds() + protection + lifecycle.spot_reclaim_after
-            notice_at = max(0.0, at - SPOT_NOTICE_SECONDS)
-            if group.status.reason != "SpotToBeReleased":
-                self._after(group, notice_at, self._spot_notice)
-            self._after(group, max(0.0, at), self._reclaim)
-
-    @staticmethod
-    def _is_spot(group: Group) -> bool:
-        """Spot was asked for and the instance is priced below pay-as-you-go (derivable after a restart)."""
-        spot, s = group.request.spec.spot, group.status
-        if (
-            spot is None
-            or spot.strategy.value == "NoSpot"
-            or s.price_per_second is None
-            or s.instance_spec is None
-        ):
-            return False
-        on_demand = pricing.on_demand_per_second(s.instance_spec, s.vcpu or 0, s.memory_gib or 0)
-        return pricing.price_text(on_demand) != s.price_per_second
-
-    def _spot_notice(self, group: Group) -> None:
-        if group.status.phase not in (P.RUNNING, P.RESTARTING):
-            return
+    def spot_notice(self, group: Group) -> None:
         when = self.clock.now() + dt.timedelta(seconds=SPOT_NOTICE_SECONDS)
         group.status = group.status.model_copy(
             update={
@@ -299,15 +254,11 @@ class GroupMachine:
         )
         self._log(group, "[eci] SpotToBeReleased: the spot instance will be reclaimed")
 
-    def _reclaim(self, group: Group) -> None:
-        if group.status.phase in TERMINAL:
-            return
+    def reclaim(self, group: Group) -> None:
         self._log(group, "[eci] spot instance reclaimed")
-        self._fail(group, P.EXPIRED, "SpotReclaimed", "the spot instance was reclaimed by ECI (Expired)")
+        self.fail(group, P.EXPIRED, "SpotReclaimed", "the spot instance was reclaimed by ECI (Expired)")
 
-    def _exit(self, group: Group) -> None:
-        if group.status.phase not in (P.RUNNING, P.RESTARTING):
-            return
+    def exit(self, group: Group) -> None:
         scripted = group.request.lifecycle.exit_at()
         if scripted is None:
             return
@@ -346,7 +297,6 @@ class GroupMachine:
                 }
             )
             self._log(group, "[eci] container restarted")
-            self._schedule_running_events(group)
             return
         self._release(group)
         failed = code != 0
@@ -358,8 +308,7 @@ class GroupMachine:
             message=f"containers exited with code {code} ({reason})",
             finished_at=now,
         )
-        for name in [c.name for c in group.request.spec.containers]:
-            self.logbook.close(group.request.key, name)
+        self._close_logs(group)
 
     def _replay_logs(self, group: Group) -> None:
         """After a restart the output is gone; say so, with what the record tells."""
@@ -370,10 +319,5 @@ class GroupMachine:
                 f"[eci] instance {s.instance_id} running since {s.started_at:%Y-%m-%dT%H:%M:%SZ} "
                 "(output before the operator restarted is not kept)",
             )
-        if s.phase in TERMINAL:
-            for name in [c.name for c in group.request.spec.containers]:
-                self.logbook.close(group.request.key, name)
-
-
-def close_intervals(intervals: list[BilledInterval], now: dt.datetime) -> list[BilledInterval]:
-    return [i if i.end is not None else i.model_copy(update={"end": now}) for i in intervals]
+        if phases.is_terminal(s.phase):
+            self._close_logs(group)

@@ -12,28 +12,44 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from eci_operator.domain.lifecycle import Lifecycle
-from eci_operator.models.containergroup import ContainerGroupSpec, ContainerGroupStatus
+from eci_operator.models.containergroup import ContainerGroupSpec, ContainerGroupStatus, LifecycleScript
 from eci_operator.models.profile import ECIProfileSpec, VSwitch
 
 Key = tuple[str, str]  # (namespace, name) of the pod and its ContainerGroup
+NO_SCRIPT = LifecycleScript()  # a record from before lifecycles were recorded: no scripted events
 
 
 @dataclass(frozen=True)
 class GroupRequest:
-    """Everything needed to create (or re-adopt) one container group."""
+    """One container group to create (or re-adopt): its key and its recorded spec, nothing else.
+
+    The record is the request (``domain.record``): specs, vSwitches with CIDRs, the seed and the lifecycle
+    script were all decided at creation, so a restarted operator asks for exactly what was asked before.
+    """
 
     namespace: str
     name: str
-    uid: str
     spec: ContainerGroupSpec
-    vswitches: tuple[VSwitch, ...]
-    lifecycle: Lifecycle
-    seed: int = 0
 
     @property
     def key(self) -> Key:
         return (self.namespace, self.name)
+
+    @property
+    def uid(self) -> str:
+        return self.spec.pod_uid
+
+    @property
+    def vswitches(self) -> tuple[VSwitch, ...]:
+        return tuple(self.spec.vswitches)
+
+    @property
+    def lifecycle(self) -> LifecycleScript:
+        return self.spec.lifecycle or NO_SCRIPT
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
 
 
 @dataclass(frozen=True)

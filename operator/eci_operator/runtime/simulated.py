@@ -17,8 +17,9 @@ from eci_operator.models.containergroup import (
 )
 from eci_operator.models.profile import ECIProfileSpec
 from eci_operator.runtime.logbook import LogLine
-from eci_operator.runtime.machine import TERMINAL, Group, GroupMachine, P, close_intervals
+from eci_operator.runtime.machine import TERMINAL, GroupMachine, P, close_intervals
 from eci_operator.runtime.protocol import GroupRequest, Key, ZoneReport
+from eci_operator.runtime.transitions import Group
 
 
 class SimulatedRuntime(GroupMachine):
@@ -40,7 +41,7 @@ class SimulatedRuntime(GroupMachine):
         for zone in self.capacity.configure(profile):
             for key, group in list(self._groups.items()):
                 if group.request.spec.zone_id == zone and group.status.phase not in TERMINAL:
-                    self._fail(
+                    self.fail(
                         group,
                         P.FAILED,
                         "ZoneUnavailable",
@@ -49,8 +50,8 @@ class SimulatedRuntime(GroupMachine):
                     self._notify(key)
         for key, group in list(self._groups.items()):
             if group.status.reason == "NoStock" and group.status.phase == P.PENDING and not group.holds:
-                group.cancel_timers()
-                self._try_place(group)
+                self.try_place(group)
+                self.arm(group)
                 self._notify(key)
 
     def zone_report(self, zone_id: str) -> ZoneReport:
@@ -70,7 +71,8 @@ class SimulatedRuntime(GroupMachine):
         now = self.clock.now()
         group = Group(request, ContainerGroupStatus(phase=P.SCHEDULING), created=now)
         self._groups[request.key] = group
-        self._try_place(group)
+        self.try_place(group)
+        self.arm(group)
         return group.status
 
     async def adopt(self, request: GroupRequest, recorded: ContainerGroupStatus) -> ContainerGroupStatus:
@@ -87,22 +89,17 @@ class SimulatedRuntime(GroupMachine):
             self.capacity.reserve(request, recorded.vswitch_id, recorded.ip, recorded.instance_spec)
             zone = self.capacity.zone(request.spec.zone_id)
             group.stock_key = stock_rules.stock_key(zone.limits, recorded.instance_spec or "")
+        elif recorded.phase == P.PENDING:
+            group.next_attempt = self.clock.now()  # was waiting for stock: look again now
         self._replay_logs(group)
-        now = self.clock.now()
-        if recorded.phase == P.PENDING and not group.holds:
-            self._after(group, 0.0, self._retry)  # was waiting for stock: look again now
-        elif recorded.phase == P.PENDING and request.lifecycle.start_failure is None:
-            remaining = self._startup_delay(request) - (now - created).total_seconds()
-            self._after(group, max(0.0, remaining), self._start)
-        elif recorded.phase in (P.RUNNING, P.RESTARTING):
-            self._schedule_running_events(group)
+        self.arm(group)  # timers resume from the recorded times, through the same table as a creation
         return group.status
 
     async def delete(self, key: Key) -> ContainerGroupStatus | None:
         group = self._groups.pop(key, None)
         if group is None:
             return None
-        group.cancel_timers()
+        group.disarm()
         now = self.clock.now()
         self._release(group)
         containers = [

@@ -21,8 +21,8 @@ from aiohttp import web
 from eci_operator.domain import admission as rules
 from eci_operator.domain import pod_mutation as mutation
 from eci_operator.domain import webhooks
-from eci_operator.domain.nodes import PROFILE_LABEL, ZONE_LABEL
-from eci_operator.handlers.state import State
+from eci_operator.domain.nodes import incumbents
+from eci_operator.handlers.caches import Caches
 from eci_operator.models import ECIProfileSpec
 
 log = structlog.get_logger("eci_operator.admission")
@@ -42,8 +42,8 @@ def _patched(patch: list[dict[str, Any]]) -> dict[str, Any]:
 class AdmissionServer:
     """The webhook endpoints over the operator's state."""
 
-    def __init__(self, state: State) -> None:
-        self.state = state
+    def __init__(self, caches: Caches) -> None:
+        self.caches = caches
         self.app = web.Application()
         self.app.router.add_post(webhooks.VALIDATE_PROFILES, self._route(self.validate_profile))
         self.app.router.add_post(webhooks.VALIDATE_PODS, self._route(self.validate_pod))
@@ -82,7 +82,7 @@ class AdmissionServer:
                 return web.Response(status=400, text="expected an admission.k8s.io/v1 AdmissionReview")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(SYNC_WAIT_SECONDS):
-                    await self.state.synced.wait()
+                    await self.caches.synced.wait()
             try:
                 response = await decide(req)
             except Exception as exc:  # never block the cluster on our own bug
@@ -99,15 +99,10 @@ class AdmissionServer:
 
     # ------------------------------------------------------------------------------------ views of state
     def _specs(self) -> dict[str, ECIProfileSpec]:
-        return {name: profile.spec for name, profile in self.state.profiles.items()}
+        return {name: profile.spec for name, profile in self.caches.profiles.valid().items()}
 
     def _owners(self) -> dict[str, str]:
-        current: dict[str, str] = {}
-        for body in self.state.nodes.items.values():
-            labels = (body.get("metadata") or {}).get("labels") or {}
-            if labels.get(ZONE_LABEL) and labels.get(PROFILE_LABEL):
-                current[labels[ZONE_LABEL]] = labels[PROFILE_LABEL]
-        return rules.zone_owners(self.state.profiles, current)
+        return rules.zone_owners(self.caches.profiles.valid(), incumbents(self.caches.nodes.items.values()))
 
     @staticmethod
     def _pod(req: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
@@ -119,7 +114,7 @@ class AdmissionServer:
     async def validate_profile(self, req: Mapping[str, Any]) -> dict[str, Any]:
         body = req.get("object") or {}
         name = str(req.get("name") or (body.get("metadata") or {}).get("name") or "")
-        others = {n: p.spec for n, p in self.state.profiles.items() if n != name}
+        others = {n: p.spec for n, p in self.caches.profiles.valid().items() if n != name}
         errors = rules.validate_profile_admission(body, old_body=req.get("oldObject"), others=others)
         if not errors:
             return {"allowed": True}
@@ -128,7 +123,7 @@ class AdmissionServer:
 
     async def validate_pod(self, req: Mapping[str, Any]) -> dict[str, Any]:
         pod, namespace = self._pod(req)
-        labels = self.state.namespace_labels.get(namespace, {})
+        labels = self.caches.namespaces.get(namespace, {})
         if not rules.targets_virtual_nodes(pod, namespace_labels=labels):
             return {"allowed": True}
         verdict = rules.validate_pod_admission(
@@ -150,7 +145,7 @@ class AdmissionServer:
         pod, namespace = self._pod(req)
         patch = mutation.pod_patch(
             pod,
-            namespace_labels=self.state.namespace_labels.get(namespace, {}),
+            namespace_labels=self.caches.namespaces.get(namespace, {}),
             eci_namespace=eci_namespace,
             profiles=self._specs(),
             owners=self._owners(),

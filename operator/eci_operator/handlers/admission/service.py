@@ -17,8 +17,10 @@ import structlog
 from eci_operator import certs
 from eci_operator.domain import webhooks
 from eci_operator.handlers.admission.server import AdmissionServer
-from eci_operator.handlers.state import Settings, State
-from eci_operator.kube.client import ApiError, KubeClient
+from eci_operator.handlers.caches import Caches
+from eci_operator.handlers.settings import Settings
+from eci_operator.kube.client import KubeClient
+from eci_operator.kube.errors import ApiError
 
 log = structlog.get_logger("eci_operator.admission")
 ADMISSION_API = "/apis/admissionregistration.k8s.io/v1"
@@ -68,18 +70,14 @@ async def register(client: KubeClient, endpoint: webhooks.Endpoint) -> None:
     """Create or replace the ``eci-operator`` webhook configurations."""
     for body in (webhooks.validating_configuration(endpoint), webhooks.mutating_configuration(endpoint)):
         collection = COLLECTIONS[body["kind"]]
-        try:
-            await client.create(collection, body)
-        except ApiError as exc:
-            if exc.status != 409:
-                raise
+        _, created = await client.create_or_get(collection, body)
+        if not created:
             patch = {"metadata": {"labels": body["metadata"]["labels"]}, "webhooks": body["webhooks"]}
             await client.merge_patch(f"{collection}/{webhooks.NAME}", patch)
 
 
-async def start(state: State) -> Admission | None:
+async def start(caches: Caches, client: KubeClient, settings: Settings) -> Admission | None:
     """Serve the webhooks and register them; None when disabled or when they could not be set up."""
-    settings = state.settings
     if not settings.webhooks:
         log.info("webhooks.disabled")
         return None
@@ -88,13 +86,13 @@ async def start(state: State) -> Admission | None:
     try:
         endpoint, dns, ips = endpoint_and_names(settings, ca_bundle)
         pair = certs.issue_server_cert(ca, dns_names=dns, ip_addresses=ips)
-        server = AdmissionServer(state)
+        server = AdmissionServer(caches)
         await server.start(settings.webhook_bind_address, settings.webhook_port, certs.server_context(pair))
     except (OSError, ValueError) as exc:
         log.error("webhooks.failed", stage="serve", port=settings.webhook_port, error=str(exc))
         return None
     try:
-        await register(state.client, endpoint)
+        await register(client, endpoint)
     except ApiError as exc:
         log.error("webhooks.failed", stage="register", error=str(exc))
         await server.stop()

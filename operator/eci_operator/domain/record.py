@@ -1,0 +1,96 @@
+"""The ContainerGroup a pod gets when it is bound: everything decided at creation, or why it was refused.
+
+The record is the request: the runtime is driven from the recorded spec alone (specs, vSwitches with their
+CIDRs, the simulation seed, the parsed lifecycle script), never from the pod's current annotations, so an
+annotation edited after creation changes nothing, before or after an operator restart — as on ECI, which
+reads annotations only at creation. A refused creation records only who and where (``RefusedGroupSpec``).
+Pure builders: the handlers send what is returned here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from eci_operator.domain.bodies import meta_of, spec_of
+from eci_operator.domain.lifecycle import parse_lifecycle
+from eci_operator.domain.resolution import Resolution
+from eci_operator.domain.resolve import resolve, vswitches_for_zone
+from eci_operator.models import (
+    ContainerGroup,
+    ECIProfileSpec,
+    LifecycleScript,
+    ObjectMeta,
+    OwnerReference,
+    RefusedGroupSpec,
+    keys,
+)
+
+
+def lifecycle_of(pod: Mapping[str, Any], profile: ECIProfileSpec | None) -> LifecycleScript:
+    """The pod's scripted lifecycle with the profile's simulation defaults; DomainError on bad input."""
+    sim = profile.simulation if profile else None
+    return parse_lifecycle(
+        pod,
+        default_startup_delay=sim.startup_delay_seconds if sim else 0.0,
+        default_startup_jitter=sim.startup_jitter_seconds if sim else 0.0,
+        default_spot_reclaim_after=sim.spot_reclaim_after_seconds if sim else None,
+    )
+
+
+def _owner(pod: Mapping[str, Any]) -> OwnerReference:
+    meta = meta_of(pod)
+    return OwnerReference(
+        api_version="v1", kind="Pod", name=str(meta.get("name")), uid=str(meta.get("uid")), controller=True
+    )
+
+
+def group_record(
+    pod: Mapping[str, Any],
+    profile_name: str,
+    profile: ECIProfileSpec,
+    zone_id: str,
+    *,
+    namespace_labels: Mapping[str, str],
+) -> tuple[ContainerGroup, Resolution]:
+    """The ContainerGroup of a pod bound to the virtual node of ``zone_id``; DomainError on bad input."""
+    meta = meta_of(pod)
+    resolution = resolve(pod, profile, namespace_labels=namespace_labels)
+    vswitches = vswitches_for_zone(resolution, profile, zone_id)
+    group = resolution.container_group(
+        pod_name=str(meta.get("name")),
+        pod_uid=str(meta.get("uid")),
+        namespace=str(meta.get("namespace")),
+        node_name=str(spec_of(pod).get("nodeName")),
+        zone_id=zone_id,
+        profile_name=profile_name,
+    )
+    spec = group.spec.model_copy(
+        update={
+            "vswitches": vswitches,
+            "seed": profile.simulation.seed,
+            "lifecycle": lifecycle_of(pod, profile),
+        }
+    )
+    return group.model_copy(update={"spec": spec}), resolution
+
+
+def refused_record(pod: Mapping[str, Any], profile_name: str, zone_id: str, region_id: str) -> ContainerGroup:
+    """The record of a creation refused for bad input: the pod and where it was bound, no resolved spec."""
+    meta = meta_of(pod)
+    return ContainerGroup(
+        metadata=ObjectMeta(
+            name=meta.get("name"),
+            namespace=meta.get("namespace"),
+            labels={keys.PROFILE_LABEL: profile_name, keys.ZONE_LABEL: zone_id},
+            owner_references=[_owner(pod)],
+        ),
+        spec=RefusedGroupSpec(
+            pod_name=str(meta.get("name")),
+            pod_uid=str(meta.get("uid")),
+            node_name=str(spec_of(pod).get("nodeName")),
+            profile=profile_name,
+            region_id=region_id or None,
+            zone_id=zone_id,
+        ),
+    )

@@ -1,0 +1,64 @@
+"""The operator's settings, defined once: every default, its flag and its environment variable.
+
+``eci-operator run`` builds its flags from ``FLAGS`` and its ``Settings`` from the parsed flags; tests and
+the handler tier build ``Settings`` directly. An environment variable, where a setting has one, gives the
+flag's default (``ECI_NODE_ADDRESS``, ``ECI_RESYNC_SECONDS``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _env(name: str, default: Any) -> Any:
+    raw = os.environ.get(name)
+    return default if raw is None else type(default)(raw)
+
+
+def setting(
+    default: Any, help: str, *, flag: bool = True, env: str | None = None, metavar: str | None = None
+) -> Any:
+    meta = {"help": help, "flag": flag, "env": env, "metavar": metavar}
+    if env is not None:
+        return field(default_factory=lambda: _env(env, default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class Settings:
+    workers: int = setting(32, "concurrent reconciles")
+    node_address: str = setting(
+        "127.0.0.1",
+        "InternalIP of the virtual nodes: where the apiserver reaches the operator's kubelet endpoints "
+        "(127.0.0.1 for the local control plane; the pod IP when deployed)",
+        env="ECI_NODE_ADDRESS",
+    )
+    kubelet_port_base: int = setting(10250, "first kubelet port (ports in use are skipped)")
+    metrics_port: int = setting(8081, "Prometheus /metrics port (0 disables)")
+    metrics_address: str = setting("0.0.0.0", "address the metrics endpoint binds")
+    webhooks: bool = setting(True, "serve and register the admission webhooks (--no-webhooks turns them off)")
+    webhook_port: int = setting(9443, "HTTPS port of the admission webhooks")
+    webhook_bind_address: str = setting("0.0.0.0", "address the webhook server binds")
+    webhook_host: str | None = setting(
+        None,
+        "host or IP the apiserver uses to reach the webhooks: clientConfig url https://HOST:PORT/... "
+        "(default: --node-address)",
+    )
+    webhook_service: str | None = setting(
+        None,
+        "reach the webhooks through this Service (port 443) instead of a URL (e.g. eci-system/eci-operator)",
+        metavar="NAMESPACE/NAME",
+    )
+    resync_seconds: float = setting(
+        60.0, "look at everything again this often", flag=False, env="ECI_RESYNC_SECONDS"
+    )
+    lease_renew_seconds: float = setting(10.0, "renew node Leases this often", flag=False)
+    orphan_grace_seconds: float = setting(30.0, "wait this long for the garbage collector", flag=False)
+
+
+def flags() -> list[dataclasses.Field[Any]]:
+    """The settings that are ``eci-operator run`` flags, in order."""
+    return [f for f in dataclasses.fields(Settings) if f.metadata.get("flag")]

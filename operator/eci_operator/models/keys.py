@@ -1,0 +1,52 @@
+"""Well-known names on the wire, one home each: API group, labels, taints, annotations, condition types.
+
+A name that two modules spell is a name one of them will misspell after a change; every module that reads
+or writes one of these imports it from here. Annotation *inputs* (``k8s.aliyun.com/eci-use-specs`` and the
+rest) live with their parsers in ``domain.annotations``; the scripted-lifecycle inputs in
+``domain.lifecycle``.
+"""
+
+from __future__ import annotations
+
+from eci_operator.models._base import API_VERSION, GROUP, VERSION
+
+__all__ = ["API_VERSION", "GROUP", "VERSION"]
+
+# Labels
+PROFILE_LABEL = f"{GROUP}/profile"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+REGION_LABEL = "topology.kubernetes.io/region"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
+# Taints of a virtual node
+TAINT_KEY = "virtual-kubelet.io/provider"
+TAINT_VALUE = "alibabacloud"
+ZONE_DOWN_TAINT_KEY = f"{GROUP}/zone-unavailable"
+
+# Node Leases
+LEASE_NAMESPACE = "kube-node-lease"
+
+# Annotations ECI writes back onto a pod once its instance exists (k8s.aliyun.com/<name>)
+ECI_PREFIX = "k8s.aliyun.com/"
+WRITE_BACK_NAMES = (
+    "eci-instance-id",
+    "eci-instance-spec",
+    "eci-instance-cpu",
+    "eci-instance-mem",
+    "eci-instance-zone",
+    "eci-vswitch",
+    "eci-security-group",
+)
+# Every write-back name ECI uses; eci-vswitch and eci-security-group are inputs too, so an edit of them
+# looks like the write-back and is not reported as ignored (README, "Our rules").
+WRITE_BACK = frozenset(ECI_PREFIX + k for k in (*WRITE_BACK_NAMES, "eci-request-id"))
+
+# Our own annotation on a ContainerGroup: a digest of the pod's input annotations at creation
+INPUT_HASH = f"{GROUP}/input-annotations"
+
+# ECI's custom pod conditions
+CONDITION_CREATED = "ContainerInstanceCreated"
+CONDITION_SANDBOX = "SandboxReady"
+
+# Events are reported by ECI's component
+EVENT_COMPONENT = "EciService"
