@@ -78,12 +78,8 @@ SPOT: Final = _table(
         F(2): (2, 4, 8, 16),
         F(4): (4, 8, 16, 32),
         F(8): (8, 16, 32, 64),
-        F(12): (12, 24, 48, 96),
-        F(16): (16, 32, 64, 128),
-        F(24): (24, 48, 96, 192),
-        F(32): (32, 64, 128, 256),
-        F(52): (96, 192, 384),
-        F(64): (128, 256, 512),
+        # From 12 vCPU on, the all-region rows (the spot page's table stops at 8: README, "Our rules").
+        **{vcpu: tuple(memory) for vcpu, memory in ALL_REGIONS.items() if vcpu >= 12},
     }
 )
 """What a spot instance by vCPU and memory may be (from 2 vCPU; no regional-only spec)."""
