@@ -90,7 +90,11 @@ def test_the_token_cannot_read_secrets(sa_kubeconfig: Path, kubectl_bin: str) ->
     assert got.returncode != 0
     assert "Forbidden" in got.stderr
     assert "secrets is forbidden" in got.stderr
-    assert as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", "get", "secrets", "-A").stdout.strip() == "no"
+    # a Secret may be looked up by name (an ImageCache's imagePullSecrets), never listed or watched
+    for verb in ("list", "watch"):
+        assert (
+            as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", verb, "secrets", "-A").stdout.strip() == "no"
+        )
     assert (
         as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", "create", "pods", "-n", "default").stdout.strip()
         == "no"
