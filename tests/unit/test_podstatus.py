@@ -71,7 +71,9 @@ def running() -> ContainerGroupStatus:
         (ContainerGroupPhase.SCHEDULING, "Pending"),
         (ContainerGroupPhase.PENDING, "Pending"),
         (ContainerGroupPhase.RUNNING, "Running"),
-        (ContainerGroupPhase.RESTARTING, "Running"),
+        (ContainerGroupPhase.RESTARTING, "Pending"),  # ECI's lifecycle page
+        (ContainerGroupPhase.UPDATING, "Pending"),
+        (ContainerGroupPhase.TERMINATING, "Running"),
         (ContainerGroupPhase.SUCCEEDED, "Succeeded"),
         (ContainerGroupPhase.FAILED, "Failed"),
         (ContainerGroupPhase.SCHEDULE_FAILED, "Failed"),
@@ -80,6 +82,16 @@ def running() -> ContainerGroupStatus:
 )
 def test_phase_mapping(phase: ContainerGroupPhase | None, expected: str) -> None:
     assert pod_phase(phase) == expected
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [(None, "Pending"), ("Always", "Pending"), ("OnFailure", "Pending"), ("Never", "Failed")],
+)
+def test_a_max_pending_timeout_leaves_the_pod_phase_to_the_restart_policy(
+    policy: str | None, expected: str
+) -> None:
+    assert pod_phase(ContainerGroupPhase.FAILED, "PendingTimeout", policy) == expected
 
 
 def test_running_pod_status_and_write_back_annotations() -> None:
@@ -91,6 +103,7 @@ def test_running_pod_status_and_write_back_annotations() -> None:
     assert {c["type"]: c["status"] for c in status["conditions"]} == {
         "PodScheduled": "True",
         "ContainerInstanceCreated": "True",
+        "SandboxReady": "True",
         "Initialized": "True",
         "ContainersReady": "True",
         "Ready": "True",
