@@ -433,3 +433,76 @@ async def test_oom_kill_and_start_failure_and_logs() -> None:
     failing = await rt.create(request("e", start_failure="ErrImagePull"))
     assert (failing.phase, failing.reason) == (ContainerGroupPhase.PENDING, "ErrImagePull")
     assert next(c for c in failing.containers if not c.init).reason == "ErrImagePull"
+
+
+J = VSwitch(id="vsw-j", zone_id="cn-hangzhou-j", cidr="10.0.2.0/29")
+
+
+def two_zone_profile(i: dict[str, Any], j: dict[str, Any]) -> Any:
+    from eci_operator.models.profile import ECIProfileSpec
+
+    return ECIProfileSpec.model_validate(
+        {
+            "regionId": "cn-hangzhou",
+            "vpcId": "vpc-x",
+            "securityGroupId": "sg-x",
+            "vSwitches": [v.model_dump(by_alias=True) for v in (*VSWITCHES, J)],
+            "simulation": {
+                "zones": [{"zoneId": "cn-hangzhou-i", **i}, {"zoneId": "cn-hangzhou-j", **j}],
+            },
+        }
+    )
+
+
+def spanning(name: str) -> GroupRequest:
+    """A pod bound to zone i whose vSwitches also allow zone j (recorded: its zone's first)."""
+    base = request(name)
+    return with_spec(base, vswitches=[*VSWITCHES, J], vswitch_ids=[*base.spec.vswitch_ids, J.id])
+
+
+async def test_cross_zone_fail_over_creates_the_instance_in_another_allowed_zone() -> None:
+    clock = ManualClock()
+    rt = SimulatedRuntime(clock)
+    rt.configure(two_zone_profile({"stock": {"*": 0}}, {"stock": {"*": 1}}))
+    status = await rt.create(spanning("x"))
+    assert (status.phase, status.zone_id, status.vswitch_id) == (
+        ContainerGroupPhase.RUNNING,
+        "cn-hangzhou-j",
+        "vsw-j",
+    )
+    assert (status.ip or "").startswith("10.0.2.")
+    assert rt.zone_report("cn-hangzhou-j").exhausted  # counted in the zone it runs in
+    # after an operator restart the adopted group holds zone j's stock and address again
+    again = SimulatedRuntime(clock)
+    again.configure(two_zone_profile({"stock": {"*": 0}}, {"stock": {"*": 1}}))
+    await again.adopt(spanning("x"), status)
+    assert again.zone_report("cn-hangzhou-j").exhausted
+    await again.delete(("ns", "x"))
+    assert not again.zone_report("cn-hangzhou-j").exhausted  # released in zone j, not in zone i
+    assert again.zone_report("cn-hangzhou-i").exhausted
+
+
+async def test_every_allowed_zone_failing_names_each_zone_reason() -> None:
+    clock = ManualClock()
+    rt = SimulatedRuntime(clock)
+    rt.configure(two_zone_profile({"available": False}, {"stock": {"*": 0}}))
+    waiting = await rt.create(spanning("w"))
+    assert (waiting.phase, waiting.reason) == (ContainerGroupPhase.PENDING, "NoStock")  # zone j may clear
+    message = waiting.message or ""
+    assert message.startswith("Create ECI failed because the specified instance is out of stock. ")
+    assert "cn-hangzhou-i: StockClose (zone cn-hangzhou-i is closed (simulated outage))" in message
+    assert "cn-hangzhou-j: NoStock (zone cn-hangzhou-j: tried 2.0-4.0Gi)" in message
+    rt.configure(two_zone_profile({"available": False}, {"stock": {"*": 1}}))  # stock comes in zone j
+    assert (rt.get(("ns", "w")).phase, rt.get(("ns", "w")).zone_id) == (
+        ContainerGroupPhase.RUNNING,
+        "cn-hangzhou-j",
+    )
+    rt.configure(two_zone_profile({"available": False}, {"available": False}))
+    assert rt.get(("ns", "w")).reason == "StockClose"  # its instance's zone closed
+    failed = await rt.create(spanning("f"))
+    assert (failed.phase, failed.reason) == (ContainerGroupPhase.SCHEDULE_FAILED, "StockClose")
+    assert (failed.message or "").startswith(
+        "Create ECI failed because current zone closed or limited without living instance. "
+        "cn-hangzhou-i: StockClose"
+    )
+    assert "cn-hangzhou-j: StockClose" in (failed.message or "")

@@ -15,7 +15,7 @@ from typing import Any
 from eci_operator.domain.bodies import meta_of, spec_of
 from eci_operator.domain.lifecycle import parse_lifecycle
 from eci_operator.domain.resolution import Resolution
-from eci_operator.domain.resolve import resolve, vswitches_for_zone
+from eci_operator.domain.resolve import resolve, vswitches_for_pod
 from eci_operator.models import (
     ContainerGroup,
     ECIProfileSpec,
@@ -56,7 +56,7 @@ def group_record(
     """The ContainerGroup of a pod bound to the virtual node of ``zone_id``; DomainError on bad input."""
     meta = meta_of(pod)
     resolution = resolve(pod, profile, namespace_labels=namespace_labels)
-    vswitches = vswitches_for_zone(resolution, profile, zone_id)
+    vswitches = vswitches_for_pod(resolution, profile, zone_id)
     group = resolution.container_group(
         pod_name=str(meta.get("name")),
         pod_uid=str(meta.get("uid")),
