@@ -66,6 +66,7 @@ def test_node_body_has_the_ask_labels_taint_and_endpoints() -> None:
     ]
     status = body["status"]
     assert status["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 10250}}
+    assert status["capacity"]["nvidia.com/gpu"] == status["allocatable"]["nvidia.com/gpu"] == "1024"
     assert status["addresses"][0] == {"type": "InternalIP", "address": "127.0.0.1"}
     assert "conditions" not in status  # Ready comes with the first status write, after the Lease
     conditions = {c["type"]: c["status"] for c in rules.node_status(view(), "")["conditions"]}

@@ -41,6 +41,8 @@ CAPACITY = {
     "memory": "80Ti",
     "pods": "20480",
     "ephemeral-storage": "100Ti",
+    # GPU types run on every profile (ASK's virtual nodes advertise GPUs): pods with nvidia.com/gpu schedule
+    "nvidia.com/gpu": "1024",
 }
 
 
