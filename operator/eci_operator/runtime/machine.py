@@ -154,11 +154,12 @@ class GroupMachine:
         which needs an instance): ASK keeps such a pod Pending.
         """
         now = self.clock.now()
-        if refusal.retryable and group.request.spec.fail_strategy != FailStrategy.FAIL_FAST:
+        strategy = group.request.spec.fail_strategy or FailStrategy.FAIL_BACK
+        if refusal.retryable and strategy != FailStrategy.FAIL_FAST:
             group.attempts += 1
             group.next_attempt = now + dt.timedelta(seconds=retry_wait(group.attempts))
             update = {"phase": P.PENDING, "scheduled_at": group.created}
-            message = f"{refusal.message}; retrying (fail-back)"
+            message = f"{refusal.message}; retrying ({strategy.value})"
             group.status = group.status.model_copy(
                 update={**update, "reason": refusal.reason, "message": message}
             )
