@@ -178,8 +178,11 @@ class Ours(Side):
                 "regionId": "cn-bench",
                 "vpcId": "vpc-bench",
                 "securityGroupId": "sg-bench",
-                "vSwitches": [{"id": "vsw-bench-a", "zoneId": ZONE, "cidr": "10.128.0.0/14"}],
+                # a /16, the largest mask a vSwitch may have: 65,532 usable addresses
+                "vSwitches": [{"id": "vsw-bench-a", "zoneId": ZONE, "cidr": "10.128.0.0/16"}],
                 "virtualNodeTaint": True,
+                # the bound and deployment scenarios run without image pulls, as KWOK has none
+                "simulation": {"imagePulls": {"enabled": False}},
             },
         }
         await self.api.request(

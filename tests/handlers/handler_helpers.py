@@ -76,6 +76,9 @@ class Harness:
         self.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
 
     def profile(self, name: str = "default", **spec: Any) -> dict[str, Any]:
+        """An ECIProfile; the image-pull model is off unless the test's ``simulation`` turns it on."""
+        simulation = spec.setdefault("simulation", {})
+        simulation.setdefault("imagePulls", {}).setdefault("enabled", False)
         body = {
             "apiVersion": "eci.ask.dev/v1alpha1",
             "kind": "ECIProfile",
@@ -90,12 +93,14 @@ class Harness:
         }
         return self.request("POST", f"{GROUP_PATH}/eciprofiles", body)
 
-    def pod(self, name: str, namespace: str = "ns", *, node: str = NODE, **meta: Any) -> dict[str, Any]:
+    def pod(
+        self, name: str, namespace: str = "ns", *, node: str = NODE, image: str = "nginx", **meta: Any
+    ) -> dict[str, Any]:
         body = {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": name, **meta},
-            "spec": {"nodeName": node, "containers": [{"name": "app", "image": "nginx"}]},
+            "spec": {"nodeName": node, "containers": [{"name": "app", "image": image}]},
         }
         return self.request("POST", f"/api/v1/namespaces/{namespace}/pods", body)
 

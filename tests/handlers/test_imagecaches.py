@@ -7,6 +7,8 @@ from typing import Any
 
 from handler_helpers import Harness
 
+from eci_operator.domain.kubetime import parse_time
+
 IMC = "/apis/eci.alibabacloud.com/v1/imagecaches"
 
 
@@ -103,3 +105,60 @@ async def test_a_cache_deleted_while_creating_is_forgotten(harness: Harness) -> 
     await harness.advance(120)
     assert harness.server.get("imagecaches", "", "app") is None
     assert harness.operator.imagecaches.store.get(("", "app")) is None
+
+
+PULLS = {"imagePulls": {"enabled": True, "bandwidthMiBps": 10, "defaultImageSizeMiB": 100}}
+
+
+def _started(harness: Harness, name: str) -> float:
+    group = harness.server.get("containergroups", "ns", name)
+    assert group is not None
+    status = group["status"]
+    assert status["phase"] == "Running", status
+    created = parse_time(status["instanceCreatedAt"])
+    return (parse_time(status["startedAt"]) - created).total_seconds()
+
+
+async def test_pods_pull_their_images_and_a_ready_cache_makes_them_start_faster(harness: Harness) -> None:
+    harness.profile(simulation=PULLS)
+    await harness.settle()
+    _cache(harness, "app")  # registry.example/app:1
+    await harness.settle()
+    await harness.advance(60)  # Ready: overhead 45 s + 10 s pull
+    assert _status(harness, "app")["phase"] == "Ready"
+    harness.pod("cold", image="registry.example/other:1")
+    harness.pod("warm", image="registry.example/app:1")
+    await harness.settle()
+    await harness.advance(11)
+    assert _started(harness, "cold") == 10  # 100 MiB at 10 MiB/s
+    assert _started(harness, "warm") == 1  # the cache's start (demo calibration)
+    warm = harness.server.get("pods", "ns", "warm")
+    assert warm is not None
+    cache_id = _status(harness, "app")["imageCacheId"]
+    assert warm["metadata"]["annotations"]["k8s.aliyun.com/eci-matched-image-cache"] == cache_id
+    cold = harness.server.get("pods", "ns", "cold")
+    assert cold is not None
+    assert "k8s.aliyun.com/eci-matched-image-cache" not in cold["metadata"]["annotations"]
+    assert {"Pulling", "Pulled", "Created", "Started"} <= set(harness.events("cold"))
+    assert "SuccessfulHitImageCache" in harness.events("warm")
+    assert "Pulling" not in harness.events("warm")
+
+
+async def test_a_pinned_cache_not_ready_refuses_the_pod_naming_the_annotation(
+    harness: Harness,
+) -> None:
+    harness.profile(simulation=PULLS)
+    await harness.settle()
+    _cache(harness, "app")
+    await harness.settle()
+    cache_id = _status(harness, "app")["imageCacheId"]
+    harness.pod("pinned", annotations={"k8s.aliyun.com/eci-imc-id": cache_id})
+    harness.pod("fine")
+    await harness.settle()
+    pinned = harness.server.get("pods", "ns", "pinned")
+    assert pinned is not None
+    assert pinned["status"]["phase"] == "Failed"
+    assert "k8s.aliyun.com/eci-imc-id" in pinned["status"]["message"]
+    assert "Creating" in pinned["status"]["message"]
+    await harness.advance(10)
+    assert _started(harness, "fine") == 10  # the others are served: nginx pulled, 100 MiB at 10 MiB/s

@@ -12,13 +12,18 @@ expires 24 h later, a Ready one after ``retentionDays`` (never when empty) — b
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
 
 from eci_operator.domain.ids import cloud_id
+from eci_operator.domain.imagecache_match import CacheView
 from eci_operator.domain.pulls import PullModel
 from eci_operator.models.imagecache import (
     FAILED_CACHE_EXPIRES_HOURS,
+    ImageCache,
     ImageCacheEvent,
     ImageCachePhase,
     ImageCacheSpec,
@@ -119,3 +124,24 @@ def usable(status: ImageCacheStatus | None, now: dt.datetime) -> bool:
     if status is None or status.phase != ImageCachePhase.READY:
         return False
     return status.expire_date_time is None or status.expire_date_time > now
+
+
+def parse_cache(body: Mapping[str, Any]) -> ImageCache | None:
+    """An ImageCache object, or None for one that does not validate (the controller reports those)."""
+    try:
+        return ImageCache.model_validate(body)
+    except ValidationError:
+        return None
+
+
+def cache_view(cache: ImageCache, now: dt.datetime) -> CacheView:
+    """What matching needs of an ImageCache at ``now``."""
+    status = cache.status or ImageCacheStatus()
+    return CacheView(
+        name=str(cache.metadata.name),
+        cache_id=status.image_cache_id or "",
+        images=tuple(cache.spec.images),
+        created_at=status.start_time or now,
+        usable=usable(status, now),
+        phase=status.phase.value if status.phase else "Creating",
+    )

@@ -16,9 +16,13 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eci_operator.domain.annotations import PREFIX, parse_bool
 from eci_operator.domain.errors import DomainError
+from eci_operator.domain.pulls import pull_model
+from eci_operator.models.containergroup import ImageCacheRef, ImagePull
+from eci_operator.models.profile import ImagePulls, ZoneSimulation
 
 IMC_ID = PREFIX + "eci-imc-id"
 AUTO_IMC = PREFIX + "eci-auto-imc"
@@ -114,3 +118,36 @@ def choose(
 def _reversed(name: str) -> str:
     """A key under which the alphabetically first name ranks highest (ties after the other criteria)."""
     return "".join(chr(0x10FFFF - ord(c)) for c in name)
+
+
+def pod_images(pod: Mapping[str, Any]) -> list[str]:
+    """The images of the pod's init and app containers, in that order (repeats kept)."""
+    spec = pod.get("spec") or {}
+    containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    return [str(c["image"]) for c in containers if isinstance(c, Mapping) and c.get("image")]
+
+
+def image_start(
+    pod: Mapping[str, Any],
+    settings: ImagePulls,
+    zone: ZoneSimulation | None,
+    caches: Sequence[CacheView],
+) -> tuple[float, ImageCacheRef | None, list[ImagePull]]:
+    """Seconds of image pulls before the pod's containers start, the ImageCache it uses, and each pull.
+
+    A matched cache costs its start-up, and the pod's images not in it are pulled; without one every image
+    is pulled. With the pull model off (``imagePulls.enabled: false``) nothing is pulled, though the match
+    is still made and recorded. Raises ``DomainError`` for a bad matching annotation or pinned cache.
+    """
+    annotations: Mapping[str, str] = (pod.get("metadata") or {}).get("annotations") or {}
+    images = pod_images(pod)
+    model = pull_model(settings, zone)
+    match = choose(match_rules(annotations, images), images, caches, model.size_mib)
+    ref = None
+    if match is not None:
+        ref = ImageCacheRef(name=match.name, image_cache_id=match.cache_id, images=list(match.images))
+    if not settings.enabled:
+        return 0.0, ref, []
+    rest = [i for i in dict.fromkeys(images) if match is None or i not in match.images]
+    pulls = [ImagePull(image=i, seconds=model.pull_seconds([i])) for i in rest]
+    return (model.cache_start_seconds if match else 0.0) + sum(p.seconds for p in pulls), ref, pulls

@@ -13,6 +13,8 @@ Real ECI runs the pod's images; the simulation instead follows a script the user
                                     (exit code 137, reason OOMKilled; an ``OOMKilled`` Event)
 ``eci.ask.dev/start-failure``       the containers never start: one of START_FAILURES (e.g. ErrImagePull)
 ``eci.ask.dev/stdout``              lines the containers print when they start (``kubectl logs``)
+``eci.ask.dev/image-pull-seconds``  seconds the image pulls take (default: the profile's pull model, or
+                                    the matched ImageCache's start)
 ``eci.ask.dev/spot-reclaim-after``  seconds after the spot protection period ends at which the instance
                                     is reclaimed (default: ``simulation.spotReclaimAfterSeconds``, else
                                     never)
@@ -43,6 +45,7 @@ OOM_AFTER = PREFIX + "oom-after"
 START_FAILURE = PREFIX + "start-failure"
 STDOUT = PREFIX + "stdout"
 SPOT_RECLAIM_AFTER = PREFIX + "spot-reclaim-after"
+IMAGE_PULL_SECONDS = PREFIX + "image-pull-seconds"
 START_FAILURES: tuple[str, ...] = typing.get_args(StartFailure)
 MAX_STDOUT_LINES = 200
 MAX_SECONDS = 7 * 24 * 3600
@@ -73,6 +76,7 @@ def parse_lifecycle(
     default_startup_delay: float = 0.0,
     default_startup_jitter: float = 0.0,
     default_spot_reclaim_after: float | None = None,
+    default_pull_seconds: float = 0.0,
 ) -> Lifecycle:
     """The lifecycle script of ``pod``; raises DomainError naming the bad annotation."""
     annotations: Mapping[str, str] = (pod.get("metadata") or {}).get("annotations") or {}
@@ -100,6 +104,7 @@ def parse_lifecycle(
     policy = RestartPolicy(policy_raw) if policy_raw in set(RestartPolicy) else RestartPolicy.ALWAYS
     jitter = _seconds(annotations, STARTUP_JITTER)
     reclaim = _seconds(annotations, SPOT_RECLAIM_AFTER)
+    pull = _seconds(annotations, IMAGE_PULL_SECONDS)
     failure = annotations.get(START_FAILURE)
     if failure is not None and failure not in START_FAILURES:
         raise DomainError(
@@ -126,4 +131,5 @@ def parse_lifecycle(
         start_failure=typing.cast(StartFailure | None, failure),
         stdout=list(stdout),
         spot_reclaim_after=default_spot_reclaim_after if reclaim is None else reclaim,
+        pull_seconds=default_pull_seconds if pull is None else pull,
     )

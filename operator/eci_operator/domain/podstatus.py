@@ -51,6 +51,7 @@ def write_back_annotations(status: ContainerGroupStatus) -> dict[str, str]:
         "eci-instance-zone": status.zone_id or "",
         "eci-vswitch": status.vswitch_id or "",
         "eci-security-group": status.security_group_id or "",
+        "eci-matched-image-cache": status.image_cache_id or "",
     }
     return {ANN + k: v for k, v in values.items() if v}
 

@@ -9,12 +9,13 @@ Pure builders: the handlers send what is returned here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eci_operator.domain import annotations as ann
 from eci_operator.domain.bodies import meta_of, spec_of
 from eci_operator.domain.errors import DomainError
+from eci_operator.domain.imagecache_match import CacheView, image_start
 from eci_operator.domain.lifecycle import parse_lifecycle
 from eci_operator.domain.resolution import Resolution
 from eci_operator.domain.resolve import resolve, vswitches_for_pod
@@ -29,7 +30,9 @@ from eci_operator.models import (
 )
 
 
-def lifecycle_of(pod: Mapping[str, Any], profile: ECIProfileSpec | None) -> LifecycleScript:
+def lifecycle_of(
+    pod: Mapping[str, Any], profile: ECIProfileSpec | None, *, default_pull_seconds: float = 0.0
+) -> LifecycleScript:
     """The pod's scripted lifecycle with the profile's simulation defaults; DomainError on bad input."""
     sim = profile.simulation if profile else None
     return parse_lifecycle(
@@ -37,6 +40,7 @@ def lifecycle_of(pod: Mapping[str, Any], profile: ECIProfileSpec | None) -> Life
         default_startup_delay=sim.startup_delay_seconds if sim else 0.0,
         default_startup_jitter=sim.startup_jitter_seconds if sim else 0.0,
         default_spot_reclaim_after=sim.spot_reclaim_after_seconds if sim else None,
+        default_pull_seconds=default_pull_seconds,
     )
 
 
@@ -70,16 +74,24 @@ def group_record(
     *,
     namespace_labels: Mapping[str, str],
     node_arch: str = "amd64",
+    image_caches: Sequence[CacheView] = (),
 ) -> tuple[ContainerGroup, Resolution]:
     """The ContainerGroup of a pod bound to the virtual node of ``zone_id``; DomainError on bad input.
 
     ``node_arch`` is the node's ``kubernetes.io/arch``: ARM ECS types run only on the ARM virtual node,
-    and (our rule) the ARM node runs only them.
+    and (our rule) the ARM node runs only them. ``image_caches`` are the ImageCaches a pod may match: the
+    image pulls (or the cache's start) are decided here, once, and recorded with the lifecycle script.
     """
     meta = meta_of(pod)
     resolution = resolve(pod, profile, namespace_labels=namespace_labels)
     _check_arch(resolution, node_arch, str(spec_of(pod).get("nodeName")))
     vswitches = vswitches_for_pod(resolution, profile, zone_id)
+    zone = next((z for z in profile.simulation.zones if z.zone_id == zone_id), None)
+    pull_seconds, cache, pulls = image_start(pod, profile.simulation.image_pulls, zone, image_caches)
+    lifecycle = lifecycle_of(pod, profile, default_pull_seconds=pull_seconds)
+    if lifecycle.pull_seconds != pull_seconds:  # eci.ask.dev/image-pull-seconds: one figure for all pulls
+        pulls = []
+    lifecycle = lifecycle.model_copy(update={"image_pulls": pulls})
     group = resolution.container_group(
         pod_name=str(meta.get("name")),
         pod_uid=str(meta.get("uid")),
@@ -92,7 +104,8 @@ def group_record(
         update={
             "vswitches": vswitches,
             "seed": profile.simulation.seed,
-            "lifecycle": lifecycle_of(pod, profile),
+            "lifecycle": lifecycle,
+            "image_cache": cache,
         }
     )
     return group.model_copy(update={"spec": spec}), resolution

@@ -16,10 +16,11 @@ import structlog
 
 from eci_operator.domain import phases
 from eci_operator.domain.bodies import annotations_of, meta_of
+from eci_operator.domain.pull_events import image_events
 from eci_operator.handlers.store import Body, Key
 from eci_operator.kube.events import EventPoster, EventSpec
 from eci_operator.models import keys
-from eci_operator.models.containergroup import ContainerGroupStatus
+from eci_operator.models.containergroup import ContainerGroupSpec, ContainerGroupStatus
 
 log = structlog.get_logger("eci_operator.pods")
 # Reasons that post a Warning of the same name while the group stays in its phase.
@@ -66,6 +67,13 @@ class Announcer:
     def __init__(self, events: EventPoster) -> None:
         self.events = events
         self._warned_edits: set[Key] = set()
+
+    def images(
+        self, pod: Body, spec: ContainerGroupSpec, before: ContainerGroupStatus, after: ContainerGroupStatus
+    ) -> None:
+        """The kubelet-style image and container Events the change brings (``domain.pull_events``)."""
+        for reason, message in image_events(spec, before, after):
+            self.post(pod, reason, message)
 
     def post(self, pod: Body, reason: str, message: str, *, warning: bool = False) -> None:
         self.events.post(pod_event(pod, reason, message, warning=warning))

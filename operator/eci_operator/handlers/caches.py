@@ -1,8 +1,8 @@
 """What the operator knows of the cluster: one store per watched kind, fed by the informers.
 
 Pods (indexed by node), ContainerGroups (indexed by pod uid), virtual nodes, ECIProfiles (valid and
-invalid, ``ProfileCache``) and namespace labels. Written only by the informers' callbacks and by the
-controllers with the answers of their own writes.
+invalid, ``ProfileCache``), namespace labels and ImageCaches. Written only by the informers' callbacks
+and by the controllers with the answers of their own writes.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class Caches:
     nodes: Store = field(default_factory=Store)
     profiles: ProfileCache = field(default_factory=ProfileCache)
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> labels
+    imagecaches: Store = field(default_factory=Store)  # ASK's ImageCaches (cluster-scoped: key ("", name))
     synced: asyncio.Event = field(default_factory=asyncio.Event)  # everything listed once
 
     def pods_on(self, node: str) -> int:

@@ -36,9 +36,11 @@ log = structlog.get_logger("eci_operator.imagecache")
 
 
 class ImageCacheController:
-    def __init__(self, client: KubeClient, profiles: ProfileCache, events: EventPoster, clock: Clock) -> None:
+    def __init__(
+        self, client: KubeClient, profiles: ProfileCache, store: Store, events: EventPoster, clock: Clock
+    ) -> None:
         self.client, self.profiles, self.events, self.clock = client, profiles, events, clock
-        self.store = Store()
+        self.store = store  # Caches.imagecaches: pods are matched against it
         self.queue: WorkQueue[str] = WorkQueue(self.reconcile, workers=2)
         self._timers: dict[str, Timer] = {}
         self._warned: set[tuple[str, object]] = set()

@@ -96,7 +96,9 @@ class Operator:
             self.announcer,
             self.clock,
         )
-        self.imagecaches = ImageCacheController(client, self.caches.profiles, self.events, self.clock)
+        self.imagecaches = ImageCacheController(
+            client, self.caches.profiles, self.caches.imagecaches, self.events, self.clock
+        )
         runtime.subscribe(self.queue.add)
         self.informers = self._informers()
         self.tasks: list[asyncio.Task[None]] = []

@@ -11,6 +11,8 @@ import structlog
 
 from eci_operator.domain.bodies import labels_of, meta_of, uid_of
 from eci_operator.domain.errors import DomainError
+from eci_operator.domain.imagecache import cache_view, parse_cache
+from eci_operator.domain.imagecache_match import CacheView
 from eci_operator.domain.pods import reserved_port_users
 from eci_operator.domain.record import group_record, refused_record
 from eci_operator.handlers.announce import Announcer, input_hash
@@ -21,6 +23,7 @@ from eci_operator.kube.client import KubeClient
 from eci_operator.kube.errors import Conflict, Invalid, NotFound
 from eci_operator.models import keys
 from eci_operator.models.containergroup import ContainerGroupPhase, ContainerGroupStatus
+from eci_operator.models.imagecache import ImageCache
 from eci_operator.runtime.clock import Clock
 
 log = structlog.get_logger("eci_operator.pods")
@@ -32,6 +35,7 @@ class GroupCreator:
         self.caches = caches
         self.announcer = announcer
         self.clock = clock
+        self._parsed: dict[str, tuple[str, ImageCache | None]] = {}
 
     async def create(self, key: Key, pod: Body, node: Body) -> Body | None:
         """Create the pod's ContainerGroup (or take the one that exists); None when it is not ours yet."""
@@ -53,6 +57,7 @@ class GroupCreator:
                     zone,
                     namespace_labels=self.caches.namespaces.get(namespace, {}),
                     node_arch=labels.get("kubernetes.io/arch", "amd64"),
+                    image_caches=self._image_caches(),
                 )
                 bound.info(
                     "pod.resolved",
@@ -85,6 +90,20 @@ class GroupCreator:
         await write_group_status(self.client, self.caches, key, created, status)
         self.announcer.post(pod, "ProviderFailed", failure, warning=True)
         return self.caches.groups.get(key)
+
+    def _image_caches(self) -> list[CacheView]:
+        """The ImageCaches as matching sees them now (each parsed once per resourceVersion)."""
+        now, views = self.clock.now(), []
+        for (_, name), body in self.caches.imagecaches.items.items():
+            rv = str(meta_of(body).get("resourceVersion"))
+            parsed = self._parsed.get(name)
+            if parsed is None or parsed[0] != rv:
+                parsed = self._parsed[name] = (rv, parse_cache(body))
+            if parsed[1] is not None:
+                views.append(cache_view(parsed[1], now))
+        for name in set(self._parsed) - {n for _, n in self.caches.imagecaches.items}:
+            del self._parsed[name]
+        return views
 
     def _warn_reserved_ports(self, pod: Body) -> None:
         """ECI uses ports 111, 10250 and 10255 itself ("avoid them", its limits page): a Warning only."""

@@ -130,6 +130,8 @@ class PodSync:
         if status != recorded:
             await write_group_status(self.client, self.caches, key, group_body, status)
             self.announcer.change(pod, recorded, status)
+            if group.resolved is not None:
+                self.announcer.images(pod, group.resolved, recorded, status)
             self.zones.check(status.zone_id or group.spec.zone_id)
             if status.zone_id != group.spec.zone_id:
                 self.zones.check(group.spec.zone_id)

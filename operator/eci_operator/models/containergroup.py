@@ -127,6 +127,21 @@ class RestartPolicy(StrEnum):
 StartFailure = Literal["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerError"]
 
 
+class ImagePull(KubeModel):
+    """One image pulled at start-up, and how long its pull takes (from the profile's pull model)."""
+
+    image: str
+    seconds: float = Field(ge=0)
+
+
+class ImageCacheRef(KubeModel):
+    """The ImageCache matched at creation (``domain.imagecache_match``) and the pod's images in it."""
+
+    name: str
+    image_cache_id: str
+    images: list[str] = Field(default_factory=list, max_length=40)
+
+
 class LifecycleScript(KubeModel):
     """The simulated instance's script, parsed once from the pod's ``eci.ask.dev/`` annotations.
 
@@ -143,6 +158,8 @@ class LifecycleScript(KubeModel):
     stdout: list[str] = Field(default_factory=list, max_length=200)
     spot_reclaim_after: float | None = Field(default=None, ge=0)
     restart_policy: RestartPolicy = RestartPolicy.ALWAYS
+    pull_seconds: float = Field(default=0.0, ge=0)  # the image pulls (or the cache start) before start-up
+    image_pulls: list[ImagePull] = Field(default_factory=list, max_length=40)  # each pull, in order
 
     def exit_at(self) -> tuple[float, int, str] | None:
         """(seconds after start, exit code, reason) of the first scripted exit, if any."""
@@ -190,6 +207,7 @@ class ContainerGroupSpec(GroupPlacement):
     vswitches: list[VSwitch] = Field(default_factory=list, alias="vSwitches", max_length=10)
     seed: int = 0
     lifecycle: LifecycleScript | None = None
+    image_cache: ImageCacheRef | None = None
     schedule_strategy: ScheduleStrategy | None = None
     security_group_ids: list[str] | None = Field(default=None, min_length=1, max_length=5)
     spot: SpotSpec | None = None
@@ -244,6 +262,7 @@ class ContainerGroupStatus(KubeModel):
     ip: str | None = None
     scheduled_at: datetime | None = None
     instance_created_at: datetime | None = None
+    image_cache_id: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     price_per_second: str | None = Field(default=None, pattern=DECIMAL_PATTERN)

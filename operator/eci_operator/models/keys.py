@@ -36,6 +36,7 @@ WRITE_BACK_NAMES = (
     "eci-instance-zone",
     "eci-vswitch",
     "eci-security-group",
+    "eci-matched-image-cache",  # our pick for the name (Alibaba's pages do not show it): README "Our rules"
 )
 # Every write-back name ECI uses; eci-vswitch and eci-security-group are inputs too, so an edit of them
 # looks like the write-back and is not reported as ignored (README, "Our rules").

@@ -104,6 +104,7 @@ class ImagePulls(KubeModel):
     ~5 s example); each field set here overrides its base figure.
     """
 
+    enabled: bool = True
     calibration: Literal["demo", "alibaba"] = "demo"
     bandwidth_mi_bps: float | None = Field(default=None, gt=0, alias="bandwidthMiBps")
     default_image_size_mi_b: float | None = Field(default=None, ge=0, alias="defaultImageSizeMiB")

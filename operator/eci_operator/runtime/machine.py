@@ -191,6 +191,7 @@ class GroupMachine:
             ip=placed.ip,
             scheduled_at=group.created,
             instance_created_at=self.clock.now(),
+            image_cache_id=request.spec.image_cache.image_cache_id if request.spec.image_cache else None,
             price_per_second=pricing.price_text(placed.price_per_second),
             containers=[
                 ContainerStatus(

@@ -77,12 +77,12 @@ def _after(start: dt.datetime | None, seconds: float | None) -> dt.datetime | No
 
 
 def startup_delay(request: GroupRequest) -> float:
-    """Seconds from instance creation to Running: the script's delay plus its seeded jitter."""
+    """Seconds from instance creation to Running: the image pulls, the script's delay, its seeded jitter."""
     lifecycle = request.lifecycle
     jitter = 0.0
     if lifecycle.startup_jitter > 0:
         jitter = random.Random(f"jitter:{request.seed}:{request.uid}").uniform(0, lifecycle.startup_jitter)
-    return lifecycle.startup_delay + jitter
+    return lifecycle.pull_seconds + lifecycle.startup_delay + jitter
 
 
 def retry_wait(attempts: int) -> float:
