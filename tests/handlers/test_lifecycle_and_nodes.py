@@ -72,7 +72,7 @@ async def test_an_edited_lifecycle_annotation_changes_nothing_across_a_restart(h
     await harness.settle()
     await harness.restart()
     assert harness.runtime.get(("ns", "kept")) is not None  # adopted, not skipped
-    for i in range(3):  # the /29 has 3 usable addresses: the kept one is never handed out again
+    for i in range(3):  # the /29 has 4 usable addresses: the kept one is never handed out again
         harness.pod(f"new-{i}")
     await harness.settle()
     ips = [harness.server.get("pods", "ns", n)["status"].get("podIP") for n in ("new-0", "new-1", "new-2")]
@@ -99,3 +99,54 @@ async def test_a_spot_notice_due_at_once_is_posted_beside_the_creation(harness: 
     group = harness.server.get("containergroups", "ns", "spot")
     assert group is not None
     assert group["status"]["phase"] == "Expired"
+    pod = harness.server.get("pods", "ns", "spot")
+    assert pod is not None
+    assert (pod["status"]["phase"], pod["status"]["reason"]) == ("Failed", "BidFailed")  # retained
+    assert "BidFailed" in harness.events("spot")
+
+
+async def test_max_pending_minute_fails_the_instance_and_the_pod_waits_by_restart_policy(
+    harness: Harness,
+) -> None:
+    harness.profile()
+    await harness.settle()
+    stuck = {"eci.ask.dev/start-failure": "ErrImagePull", "k8s.aliyun.com/eci-max-pending-minute": "10"}
+    harness.pod("stuck", annotations=stuck)
+    await harness.settle()
+    await harness.advance(600)
+    group = harness.server.get("containergroups", "ns", "stuck")
+    assert group is not None
+    assert (group["status"]["phase"], group["status"]["reason"]) == ("Failed", "PendingTimeout")
+    assert all(i.get("end") for i in group["status"]["billedIntervals"])  # billing stopped
+    pod = harness.server.get("pods", "ns", "stuck")
+    assert pod is not None
+    assert pod["status"]["phase"] == "Pending"  # restartPolicy Always (the default)
+    assert "PendingTimeout" in harness.events("stuck")
+
+
+async def test_enable_linux_arm64_node_adds_an_arm_node_that_runs_only_arm_types(harness: Harness) -> None:
+    harness.profile(enableLinuxArm64Node=True)
+    await harness.settle()
+    arm_node = NODE + "-linux-arm64"
+    node = harness.server.get("nodes", "", arm_node)
+    assert node is not None
+    assert node["metadata"]["labels"]["kubernetes.io/arch"] == "arm64"
+    assert {"key": "kubernetes.io/arch", "value": "arm64", "effect": "NoSchedule"} in node["spec"]["taints"]
+    assert harness.server.get("nodes", "", NODE) is not None  # the x86 node of the zone stays
+    arm = {"k8s.aliyun.com/eci-use-specs": "ecs.g8y.large"}
+    harness.pod("arm", node=arm_node, annotations=arm)
+    harness.pod("x86-on-arm", node=arm_node)
+    harness.pod("arm-on-x86", annotations=arm)
+    await harness.settle()
+    pods = {n: harness.server.get("pods", "ns", n) for n in ("arm", "x86-on-arm", "arm-on-x86")}
+    running = pods["arm"]
+    assert running is not None
+    assert running["status"]["phase"] == "Running"
+    assert running["metadata"]["annotations"]["k8s.aliyun.com/eci-instance-spec"] == "ecs.g8y.large"
+    for name in ("x86-on-arm", "arm-on-x86"):
+        refused = pods[name]
+        assert refused is not None
+        assert refused["status"]["phase"] == "Failed"
+        assert "k8s.aliyun.com/eci-use-specs" in refused["status"]["message"]
+    assert "runs only ARM ECS types" in pods["x86-on-arm"]["status"]["message"]  # type: ignore[index]
+    assert "ARM virtual node" in pods["arm-on-x86"]["status"]["message"]  # type: ignore[index]

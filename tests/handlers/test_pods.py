@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handler_helpers import GROUP_PATH, NODE, Harness
 
+from eci_operator.runtime.ipam import VSwitchPool
 from helpers import wait_for
 
 POD = "/api/v1/namespaces/ns/pods/web"
@@ -31,7 +32,9 @@ async def test_a_pod_costs_three_writes_on_the_happy_path(harness: Harness) -> N
     pod = harness.server.get("pods", "ns", "web")
     assert pod is not None
     assert pod["status"]["phase"] == "Running"
-    assert pod["status"]["podIP"] == pod["status"]["hostIP"] == "10.0.0.4"
+    # the address is drawn from the profile seed (0) and the pod uid: what a fresh pool gives that key
+    expected_ip = VSwitchPool("vsw-1", "10.0.0.0/24").allocate(f"0:{pod['metadata']['uid']}")
+    assert pod["status"]["podIP"] == pod["status"]["hostIP"] == expected_ip
     annotations = pod["metadata"]["annotations"]
     assert annotations["k8s.aliyun.com/eci-instance-spec"] == "2.0-4.0Gi"
     assert annotations["k8s.aliyun.com/eci-instance-zone"] == "cn-hangzhou-i"

@@ -347,6 +347,62 @@ async def _has_default_sa(core: client.CoreV1Api, namespace: str) -> bool:
     return any(sa.metadata.name == "default" for sa in sas.items)
 
 
+async def test_the_ack_label_overrides_node_selector_affinity_and_topology_spread(
+    api: ApiClient, namespace: str, make_profile: Any
+) -> None:
+    """ACK: "the label alibabacloud.com/eci=true has the highest priority and overrides nodeSelector,
+    affinity and anti-affinity, and pod topology spread constraints" (a pod for ssd nodes still runs)."""
+    core = client.CoreV1Api(api)
+    profile = await make_profile()
+    node = f"virtual-kubelet-{zone_of(profile)}"
+    await wait_for(lambda: node_ready(api, node), 30, what=f"node {node} Ready")
+    nowhere = {"matchExpressions": [{"key": "disktype", "operator": "In", "values": ["ssd"]}]}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "ack", "labels": {"alibabacloud.com/eci": "true", "app": "ack"}},
+        "spec": {
+            "nodeSelector": {"disktype": "ssd"},
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [nowhere]}
+                },
+                "podAntiAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "labelSelector": {"matchLabels": {"app": "ack"}},
+                            "topologyKey": "kubernetes.io/hostname",
+                        }
+                    ]
+                },
+            },
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "disktype",
+                    "whenUnsatisfiable": "DoNotSchedule",
+                    "labelSelector": {"matchLabels": {"app": "ack"}},
+                }
+            ],
+            "containers": [{"name": "c", "image": "nginx"}],
+        },
+    }
+    await core.create_namespaced_pod(namespace, pod)
+    got = await core.read_namespaced_pod("ack", namespace)
+    assert got.spec.node_selector == {"type": "virtual-kubelet"}
+    assert got.spec.topology_spread_constraints is None
+    assert got.spec.affinity is None or (
+        got.spec.affinity.pod_anti_affinity is None and "disktype" not in str(got.spec.affinity.node_affinity)
+    )
+
+    async def running() -> Any:
+        pod = await core.read_namespaced_pod("ack", namespace)
+        return pod if pod.status.phase == "Running" else None
+
+    ran = await wait_for(running, 60, what="the ACK-labelled pod Running on a virtual node")
+    assert ran.spec.node_name.startswith("virtual-kubelet-")
+
+
 async def test_eci_vswitch_pins_the_pod_to_that_zone(
     api: ApiClient, namespace: str, make_profile: Any
 ) -> None:

@@ -75,6 +75,7 @@ async def test_ask_console_demo(api: ApiClient, namespace: str, make_profile: An
         assert conditions == {
             "PodScheduled": "True",
             "ContainerInstanceCreated": "True",
+            "SandboxReady": "True",
             "Initialized": "True",
             "ContainersReady": "True",
             "Ready": "True",

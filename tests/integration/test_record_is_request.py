@@ -44,19 +44,28 @@ async def test_an_edited_annotation_changes_nothing_across_a_restart(
     await core.patch_namespaced_pod("kept", namespace, edit)
     operator_process.kill()
     operator_process.start()
-    # the /29 has 3 usable addresses (network, 3 reserved, broadcast): 2 more pods fit beside "kept"
+    # the /29 has 4 usable addresses (the first and the last three are reserved): 3 more pods fit beside
+    # "kept"; the fourth waits for an address (fail-back)
     for i in range(4):
         await core.create_namespaced_pod(namespace, virtual_pod(f"new-{i}", nodeSelector=selector))
 
     async def placed() -> list[Any] | None:
         pods = (await core.list_namespaced_pod(namespace)).items
         new = [p for p in pods if p.metadata.name.startswith("new-")]
-        return new if sum(p.status.phase == "Running" for p in new) == 2 else None
+        return new if sum(p.status.phase == "Running" for p in new) == 3 else None
 
-    new = await wait_for(placed, 90, what="two of the new pods Running on the small vSwitch")
+    new = await wait_for(placed, 90, what="three of the new pods Running on the small vSwitch")
     ips = [p.status.pod_ip for p in new if p.status.pod_ip]
     assert ip not in ips, "the kept pod's address was handed out again"
-    assert len(set(ips)) == len(ips) == 2
+    assert len(set(ips)) == len(ips) == 3
+    fourth = next(p.metadata.name for p in new if p.status.phase != "Running")
+
+    async def waits_for_an_address() -> bool:
+        pod = await core.read_namespaced_pod(fourth, namespace)
+        created = {c.type: c for c in pod.status.conditions or []}.get("ContainerInstanceCreated")
+        return pod.status.phase == "Pending" and created is not None and created.reason == "IpExhausted"
+
+    await wait_for(waits_for_an_address, 30, what=f"pod {fourth} Pending, waiting for an address")
     kept = await core.read_namespaced_pod("kept", namespace)
     assert kept.status.phase == "Running"
     assert kept.status.pod_ip == ip

@@ -79,7 +79,7 @@ async def test_zone_outage_moves_a_deployment_to_the_other_zone(
     await wait_for(node_a_down, 30, what="node a NotReady")
     await wait_for(lambda: running_in({zone_b}), 60, what="all 6 replicas Running in zone b")
     failed = [p for p in await pods_of(api, namespace, "ha") if p.status.phase == "Failed"]
-    assert all(p.status.reason == "ZoneUnavailable" for p in failed)
+    assert all(p.status.reason == "StockClose" for p in failed)  # ECI's reason for a closed zone
     await patch_simulation(api, profile, {"zones": [{"zoneId": zone_a, "available": True}]})
     await wait_for(lambda: node_ready(api, node_a), 30, what="node a Ready again")
 
@@ -156,6 +156,8 @@ async def test_spot_reclaim_expires_the_group_and_the_deployment_replaces_the_po
         return next((g for g in groups["items"] if g.get("status", {}).get("phase") == "Expired"), None)
 
     expired = await wait_for(expired_group, 60, what="a spot group Expired")
+    retained = await client.CoreV1Api(api).read_namespaced_pod(expired["metadata"]["name"], namespace)
+    assert (retained.status.phase, retained.status.reason) == ("Failed", "BidFailed")  # ASK's page
     events = (await client.CoreV1Api(api).list_namespaced_event(namespace)).items
     assert any(e.reason == "SpotToBeReleased" for e in events)
     price = Decimal(expired["status"]["pricePerSecond"])
@@ -174,7 +176,8 @@ async def test_no_ip_is_assigned_twice_across_waves_and_a_restart(
     api: ApiClient, namespace: str, make_profile: Any, operator_process: OperatorProcess
 ) -> None:
     core = client.CoreV1Api(api)
-    # a /26 has 59 usable addresses (3 reserved): 300 pods in waves of 50 reuse the addresses several times
+    # a /26 has 60 usable addresses (the first and the last three are reserved): 300 pods in waves of 50
+    # reuse the addresses several times
     profile = await make_profile(vSwitches=None)
     zone = zone_of(profile)
     small = [{"id": f"vsw-{profile['metadata']['name']}-s", "zoneId": zone, "cidr": "10.200.0.0/26"}]
@@ -287,3 +290,44 @@ async def test_kubectl_logs_follow_and_exec_fails_fast(
     assert "not supported by the simulated ECI runtime" in exec_.stderr
     followed = kubectl("logs", "-n", namespace, "talk", "-f")  # returns when the container exits
     assert "exited with code 0" in followed.stdout
+
+
+async def test_cross_zone_fail_over_runs_the_pod_in_another_allowed_zone(
+    api: ApiClient, namespace: str, make_profile: Any
+) -> None:
+    core = client.CoreV1Api(api)
+    custom = client.CustomObjectsApi(api)
+    profile = await make_profile(zones=2)
+    zone_a, zone_b = zone_of(profile, 0), zone_of(profile, 1)
+    vswitch_b = profile["spec"]["vSwitches"][1]["id"]
+    await patch_simulation(api, profile, {"zones": [{"zoneId": zone_a, "stock": {"*": 0}}]})
+    node_a = f"virtual-kubelet-{zone_a}"
+    await wait_for(lambda: node_ready(api, node_a), 30, what=f"node {node_a} Ready")
+    in_a = {"topology.kubernetes.io/zone": zone_a}
+    await core.create_namespaced_pod(namespace, virtual_pod("over", nodeSelector=in_a))
+
+    async def running() -> Any:
+        got = await core.read_namespaced_pod("over", namespace)
+        return got if got.status.phase == "Running" else None
+
+    got = await wait_for(running, 30, what="pod over Running through fail-over")
+    # Our rule: the pod stays bound to its node; the instance's zone is in eci-instance-zone and the record.
+    assert got.spec.node_name == node_a
+    assert got.metadata.annotations[ANN + "eci-instance-zone"] == zone_b
+    assert got.metadata.annotations[ANN + "eci-vswitch"] == vswitch_b
+    group = await custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "containergroups", "over")
+    assert (group["spec"]["zoneId"], group["status"]["zoneId"]) == (zone_a, zone_b)
+
+    zones = [{"zoneId": zone_a, "stock": {"*": 0}}, {"zoneId": zone_b, "available": False}]
+    await patch_simulation(api, profile, {"zones": zones})
+    await core.create_namespaced_pod(namespace, virtual_pod("stuck", nodeSelector=in_a))
+
+    async def waiting() -> Any:
+        got = await core.read_namespaced_pod("stuck", namespace)
+        created = {c.type: c for c in got.status.conditions or []}.get("ContainerInstanceCreated")
+        return created if got.status.phase == "Pending" and created and created.reason == "NoStock" else None
+
+    created = await wait_for(waiting, 30, what="pod stuck Pending, NoStock in every allowed zone")
+    assert created.message.startswith("Create ECI failed because the specified instance is out of stock.")
+    assert f"{zone_a}: NoStock" in created.message
+    assert f"{zone_b}: StockClose" in created.message

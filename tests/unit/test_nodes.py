@@ -57,11 +57,16 @@ def test_node_body_has_the_ask_labels_taint_and_endpoints() -> None:
     assert labels["topology.kubernetes.io/zone"] == "cn-hangzhou-i"
     assert labels["topology.kubernetes.io/region"] == "cn-hangzhou"
     assert labels["eci.ask.dev/profile"] == "p"
+    assert labels["kubernetes.io/arch"] == "amd64"
+    # as real ACK virtual nodes: Services' load balancers leave them out
+    assert labels["service.beta.kubernetes.io/exclude-node"] == "true"
+    assert labels["alpha.service-controller.kubernetes.io/exclude-balancer"] == "true"
     assert body["spec"]["taints"] == [
         {"key": "virtual-kubelet.io/provider", "value": "alibabacloud", "effect": "NoSchedule"}
     ]
     status = body["status"]
     assert status["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 10250}}
+    assert status["capacity"]["nvidia.com/gpu"] == status["allocatable"]["nvidia.com/gpu"] == "1024"
     assert status["addresses"][0] == {"type": "InternalIP", "address": "127.0.0.1"}
     assert "conditions" not in status  # Ready comes with the first status write, after the Lease
     conditions = {c["type"]: c["status"] for c in rules.node_status(view(), "")["conditions"]}
@@ -102,3 +107,34 @@ def test_lease_is_owned_by_its_node() -> None:
     lease = rules.lease_body("n", "uid-1", "2026-01-01T00:00:00.000000Z")
     assert lease["spec"]["leaseDurationSeconds"] == 40
     assert lease["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+
+
+def test_the_arm_node_of_a_zone_is_labelled_and_tainted_arm64() -> None:
+    arm = view(arch="arm64")
+    body = rules.node_body(arm, "2026-01-01T00:00:00Z")
+    assert body["metadata"]["name"] == "virtual-kubelet-cn-hangzhou-i-linux-arm64"
+    labels = body["metadata"]["labels"]
+    assert labels["kubernetes.io/arch"] == "arm64"
+    assert labels["kubernetes.io/hostname"] == "virtual-kubelet-cn-hangzhou-i-linux-arm64"
+    assert labels["topology.kubernetes.io/zone"] == "cn-hangzhou-i"
+    assert {"key": "kubernetes.io/arch", "value": "arm64", "effect": "NoSchedule"} in body["spec"]["taints"]
+    assert body["status"]["nodeInfo"]["architecture"] == "arm64"
+    # the arch taint is ours: dropped by hand, it comes back
+    drifted = {**body, "spec": {"taints": body["spec"]["taints"][:1]}}
+    patch = rules.node_spec_patch(arm, drifted)
+    assert patch is not None
+    assert patch["spec"]["taints"] == body["spec"]["taints"]
+
+
+def test_arm_nodes_come_with_enable_linux_arm64_node() -> None:
+    from eci_operator.models.profile import ECIProfileSpec
+
+    base = {
+        "regionId": "cn-hangzhou",
+        "vpcId": "vpc-x",
+        "securityGroupId": "sg-x",
+        "vSwitches": [{"id": "vsw-a", "zoneId": "cn-hangzhou-i", "cidr": "10.0.0.0/24"}],
+    }
+    assert rules.archs_of(ECIProfileSpec.model_validate(base)) == ["amd64"]
+    arm = ECIProfileSpec.model_validate({**base, "enableLinuxArm64Node": True})
+    assert rules.archs_of(arm) == ["amd64", "arm64"]

@@ -71,7 +71,9 @@ def running() -> ContainerGroupStatus:
         (ContainerGroupPhase.SCHEDULING, "Pending"),
         (ContainerGroupPhase.PENDING, "Pending"),
         (ContainerGroupPhase.RUNNING, "Running"),
-        (ContainerGroupPhase.RESTARTING, "Running"),
+        (ContainerGroupPhase.RESTARTING, "Pending"),  # ECI's lifecycle page
+        (ContainerGroupPhase.UPDATING, "Pending"),
+        (ContainerGroupPhase.TERMINATING, "Running"),
         (ContainerGroupPhase.SUCCEEDED, "Succeeded"),
         (ContainerGroupPhase.FAILED, "Failed"),
         (ContainerGroupPhase.SCHEDULE_FAILED, "Failed"),
@@ -80,6 +82,16 @@ def running() -> ContainerGroupStatus:
 )
 def test_phase_mapping(phase: ContainerGroupPhase | None, expected: str) -> None:
     assert pod_phase(phase) == expected
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [(None, "Pending"), ("Always", "Pending"), ("OnFailure", "Pending"), ("Never", "Failed")],
+)
+def test_a_max_pending_timeout_leaves_the_pod_phase_to_the_restart_policy(
+    policy: str | None, expected: str
+) -> None:
+    assert pod_phase(ContainerGroupPhase.FAILED, "PendingTimeout", policy) == expected
 
 
 def test_running_pod_status_and_write_back_annotations() -> None:
@@ -91,6 +103,7 @@ def test_running_pod_status_and_write_back_annotations() -> None:
     assert {c["type"]: c["status"] for c in status["conditions"]} == {
         "PodScheduled": "True",
         "ContainerInstanceCreated": "True",
+        "SandboxReady": "True",
         "Initialized": "True",
         "ContainersReady": "True",
         "Ready": "True",
@@ -182,3 +195,71 @@ def test_a_stale_reason_or_message_is_cleared_once() -> None:
     assert patch["status"]["message"] is None
     cleared = pod({k: v for k, v in patch["status"].items() if v is not None}, annotations)
     assert status_patch(cleared, *desired_pod_status(cleared, running(), T1)) is None
+
+
+def _conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in status["conditions"]}
+
+
+def test_a_spot_notice_is_a_reason_of_container_instance_created() -> None:
+    noticed = running().model_copy(
+        update={"reason": "SpotToBeReleased", "message": "Spot ECI will be released in 3 minutes"}
+    )
+    status, _ = desired_pod_status(pod(), noticed, T1)
+    created = _conditions(status)["ContainerInstanceCreated"]
+    assert (created["status"], created["reason"], created["message"]) == (
+        "True",
+        "SpotToBeReleased",
+        "Spot ECI will be released in 3 minutes",
+    )
+    assert status["phase"] == "Running"
+
+
+def test_a_reclaimed_spot_pod_is_retained_failed_with_bid_failed() -> None:
+    expired = running().model_copy(
+        update={"phase": ContainerGroupPhase.EXPIRED, "reason": "BidFailed", "message": "reclaimed"}
+    )
+    status, _ = desired_pod_status(pod(), expired, T1)
+    assert (status["phase"], status["reason"]) == ("Failed", "BidFailed")
+    assert _conditions(status)["SandboxReady"]["reason"] == "SandboxTerminated"
+
+
+@pytest.mark.parametrize(
+    ("group", "sandbox", "reason"),
+    [
+        (ContainerGroupStatus(phase=ContainerGroupPhase.SCHEDULING), "False", "SandboxNotReady"),
+        (
+            ContainerGroupStatus(phase=ContainerGroupPhase.PENDING, reason="NoStock", message="out of stock"),
+            "False",
+            "SandboxNotReady",
+        ),
+        (running().model_copy(update={"phase": ContainerGroupPhase.PENDING}), "True", None),
+        (running(), "True", None),
+        (running().model_copy(update={"phase": ContainerGroupPhase.SUCCEEDED}), "False", "SandboxTerminated"),
+    ],
+)
+def test_sandbox_ready_while_the_instance_exists_and_has_not_ended(
+    group: ContainerGroupStatus, sandbox: str, reason: str | None
+) -> None:
+    status, _ = desired_pod_status(pod(), group, T1)
+    cond = _conditions(status)["SandboxReady"]
+    assert (cond["status"], cond.get("reason")) == (sandbox, reason)
+
+
+@pytest.mark.parametrize(("policy", "phase"), [("Always", "Pending"), ("Never", "Failed")])
+def test_a_pending_timeout_pod_follows_its_restart_policy(policy: str, phase: str) -> None:
+    timed_out = running().model_copy(
+        update={
+            "phase": ContainerGroupPhase.FAILED,
+            "reason": "PendingTimeout",
+            "message": "stayed Pending",
+            "containers": [ContainerStatus(name="app", state=ContainerState.WAITING, reason="ErrImagePull")],
+        }
+    )
+    body = pod()
+    body["spec"]["restartPolicy"] = policy
+    status, _ = desired_pod_status(body, timed_out, T1)
+    assert status["phase"] == phase
+    assert status["containerStatuses"][0]["state"]["waiting"]["reason"] == (
+        "ErrImagePull" if phase == "Pending" else "PendingTimeout"
+    )

@@ -118,18 +118,26 @@ async def test_zero_delay_runs_at_once_with_init_containers_done() -> None:
     assert status.instance_id
     assert status.instance_id.startswith("eci-")
     assert status.vswitch_id == "vsw-a"
-    assert status.ip == "10.0.0.4"  # network, gateway and two service addresses are reserved
+    assert status.ip == "10.0.0.1"  # drawn from seed and uid among .1-.4 (.0 and the last three reserved)
 
 
-async def test_ordered_falls_over_to_the_next_vswitch_and_exhaustion_is_a_clear_failure() -> None:
-    rt = SimulatedRuntime(ManualClock())
-    ips = [(await rt.create(request(f"p{i}"))).ip for i in range(6)]
-    assert ips == ["10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.1.4", "10.0.1.5", "10.0.1.6"]
-    failed = await rt.create(request("p6"))
-    assert failed.phase == ContainerGroupPhase.SCHEDULE_FAILED
-    assert "no free IP address" in (failed.message or "")
+async def test_ordered_falls_over_to_the_next_vswitch_and_exhaustion_waits_under_fail_back() -> None:
+    clock = ManualClock()
+    rt = SimulatedRuntime(clock)
+    ips = [(await rt.create(request(f"p{i}"))).ip for i in range(8)]
+    # A /29 keeps .1-.4 (the first and the last three addresses are reserved), in a seeded-random order.
+    assert ips == [
+        "10.0.0.3", "10.0.0.4", "10.0.0.1", "10.0.0.2", "10.0.1.4", "10.0.1.3", "10.0.1.2", "10.0.1.1"
+    ]  # fmt: skip
+    waiting = await rt.create(request("p8"))
+    assert (waiting.phase, waiting.reason, waiting.ip) == (ContainerGroupPhase.PENDING, "IpExhausted", None)
+    assert "no free IP address" in (waiting.message or "")
+    assert "out of stock" in (waiting.message or "")  # it waits like NoStock, with ECI's message
+    fast = await rt.create(with_spec(request("p9"), fail_strategy=FailStrategy.FAIL_FAST))
+    assert (fast.phase, fast.reason) == (ContainerGroupPhase.SCHEDULE_FAILED, "IpExhausted")
     await rt.delete(("ns", "p1"))
-    assert (await rt.create(request("p7"))).ip == "10.0.0.5"  # freed capacity is reused
+    clock.advance(30)  # the next retry finds the freed address
+    assert rt.get(("ns", "p8")).ip == "10.0.0.4"
 
 
 async def test_random_strategy_is_seeded_by_uid() -> None:
@@ -168,9 +176,9 @@ async def test_exits_follow_the_restart_policy(
     assert app.restart_count == restarts
     if phase != ContainerGroupPhase.RUNNING:
         assert app.exit_code == code
-        # A finished instance gives its address back: vsw-a's 3 addresses serve 3 new groups.
-        ips = {(await rt.create(request(f"next{i}"))).ip for i in range(3)}
-        assert ips == {"10.0.0.4", "10.0.0.5", "10.0.0.6"}
+        # A finished instance gives its address back: vsw-a's 4 addresses serve 4 new groups.
+        ips = {(await rt.create(request(f"next{i}"))).ip for i in range(4)}
+        assert ips == {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"}
 
 
 async def test_adopt_keeps_instance_and_ip_and_reserves_the_address() -> None:
@@ -186,15 +194,38 @@ async def test_adopt_keeps_instance_and_ip_and_reserves_the_address() -> None:
     assert after.get(("ns", "a")).phase == ContainerGroupPhase.RUNNING
 
 
-def test_pool_reserves_and_exhausts() -> None:
-    pool = VSwitchPool("vsw", "10.0.0.0/30")  # 2 hosts, 3 reserved: nothing left
+def test_pool_reserves_the_first_and_the_last_three_addresses() -> None:
+    pool = VSwitchPool("vsw", "10.0.0.0/30")  # the first and the last three: nothing left
     assert pool.size == 0
     with pytest.raises(AddressExhausted):
         pool.allocate()
-    pool = VSwitchPool("vsw", "192.168.0.0/24")
-    assert pool.reserve("192.168.0.4")
+    pool = VSwitchPool("vsw", "192.168.1.0/24")  # the VPC page's example: .0, .253, .254, .255 reserved
+    assert pool.size == 252
+    got = {pool.allocate(f"k{i}") for i in range(252)}
+    assert got == {f"192.168.1.{n}" for n in range(1, 253)}
+    with pytest.raises(AddressExhausted):
+        pool.allocate("one-more")
+    assert not pool.reserve("192.168.1.253")
     assert not pool.reserve("10.0.0.1")
-    assert pool.allocate() == "192.168.0.5"
+
+
+def test_pool_is_seeded_random_reproducible_and_skips_reserved_addresses() -> None:
+    a, b = VSwitchPool("vsw", "192.168.0.0/24"), VSwitchPool("vsw", "192.168.0.0/24")
+    first = [a.allocate(f"1:uid-{i}") for i in range(5)]
+    assert first == [b.allocate(f"1:uid-{i}") for i in range(5)]  # reproducible from seed and uid
+    assert first != sorted(first, key=lambda ip: int(ip.rsplit(".", 1)[1]))  # not next-fit
+    other = VSwitchPool("vsw", "192.168.0.0/24")
+    assert other.allocate("2:uid-0") != first[0]  # another seed, another address
+    c = VSwitchPool("vsw", "192.168.0.0/24")
+    assert c.reserve(first[0])  # held by an adopted group: the same key probes on
+    assert c.allocate("1:uid-0") != first[0]
+
+
+def test_pool_stays_cheap_on_a_slash_16_with_20000_live_groups() -> None:
+    pool = VSwitchPool("vsw", "10.0.0.0/16")
+    ips = {pool.allocate(f"7:uid-{i}") for i in range(20_000)}
+    assert len(ips) == 20_000
+    assert not ips & {"10.0.0.0", "10.0.255.253", "10.0.255.254", "10.0.255.255"}
 
 
 def profile_spec(stock: dict[str, int] | None = None, available: bool = True) -> Any:
@@ -233,17 +264,75 @@ async def test_fail_back_waits_with_capped_backoff_and_runs_when_stock_comes() -
     assert rt.zone_report("cn-hangzhou-i").exhausted  # the one instance uses the whole stock
 
 
-async def test_fail_back_gives_up_after_max_pending_minutes_and_fail_fast_at_once() -> None:
+async def test_a_wait_for_stock_is_never_timed_out_and_fail_fast_fails_at_once() -> None:
     clock = ManualClock()
     rt = SimulatedRuntime(clock)
     rt.configure(profile_spec({"*": 0}))
-    waiting = with_spec(request("w"), max_pending_minutes=10)
-    await rt.create(waiting)
-    clock.advance(10 * 60 + 1)
-    assert rt.get(("ns", "w")).phase == ContainerGroupPhase.SCHEDULE_FAILED
-    assert "gave up after 10 minutes" in (rt.get(("ns", "w")).message or "")
+    for name, strategy in (("w", FailStrategy.FAIL_BACK), ("o", FailStrategy.FAIL_OVER)):
+        await rt.create(with_spec(request(name), max_pending_minutes=10, fail_strategy=strategy))
+    clock.advance(25 * 3600)  # a day: still waiting (ASK keeps it Pending), not billed
+    for name in ("w", "o"):
+        status = rt.get(("ns", name))
+        assert (status.phase, status.reason, status.billed_intervals) == (
+            ContainerGroupPhase.PENDING,
+            "NoStock",
+            [],
+        )
+        assert (status.message or "").startswith(
+            "Create ECI failed because the specified instance is out of stock. "
+            "zone cn-hangzhou-i: tried 2.0-4.0Gi"
+        )
     fast = with_spec(request("f"), fail_strategy=FailStrategy.FAIL_FAST)
     assert (await rt.create(fast)).phase == ContainerGroupPhase.SCHEDULE_FAILED
+
+
+@pytest.mark.parametrize(
+    ("policy", "minutes"), [("Always", 10), ("OnFailure", 10), ("Never", 10), ("Always", None)]
+)
+async def test_max_pending_minute_bounds_the_pending_phase_with_an_instance(
+    policy: str, minutes: int | None
+) -> None:
+    clock = ManualClock()
+    rt = SimulatedRuntime(clock)
+    req = with_spec(
+        request("e", start_failure="ErrImagePull", restart_policy=policy), max_pending_minutes=minutes
+    )
+    await rt.create(req)
+    limit = 60 * (minutes or 240)  # the documented default: 240
+    clock.advance(limit - 1)
+    assert rt.get(("ns", "e")).phase == ContainerGroupPhase.PENDING
+    clock.advance(1)
+    status = rt.get(("ns", "e"))
+    assert (status.phase, status.reason) == (ContainerGroupPhase.FAILED, "PendingTimeout")
+    assert "ErrImagePull" in (status.message or "")
+    billed = status.billed_intervals
+    assert [(i.phase, (i.end - i.start).total_seconds()) for i in billed if i.end] == [
+        (ContainerGroupPhase.PENDING, float(limit))
+    ]  # billing stops at the timeout
+    assert (await rt.create(request("next"))).ip is not None  # the instance was released
+    from eci_operator.domain.phases import pod_phase
+
+    assert pod_phase(status.phase, status.reason, policy) == ("Failed" if policy == "Never" else "Pending")
+
+
+async def test_a_slow_start_counts_but_a_running_init_container_is_exempt() -> None:
+    clock = ManualClock()
+    rt = SimulatedRuntime(clock)
+    await rt.create(with_spec(request("slow", startup_delay=11 * 60), max_pending_minutes=10))
+    clock.advance(10 * 60)
+    assert rt.get(("ns", "slow")).reason == "PendingTimeout"  # an image pull longer than the bound
+    await rt.create(with_spec(request("init", startup_delay=11 * 60), max_pending_minutes=10))
+    group = rt._groups[("ns", "init")]
+    containers = [
+        c.model_copy(update={"state": ContainerState.RUNNING}) if c.init else c
+        for c in group.status.containers
+    ]
+    group.status = group.status.model_copy(update={"containers": containers})
+    rt.arm(group)
+    clock.advance(10 * 60 + 1)
+    assert rt.get(("ns", "init")).phase == ContainerGroupPhase.PENDING
+    clock.advance(60)
+    assert rt.get(("ns", "init")).phase == ContainerGroupPhase.RUNNING
 
 
 async def test_candidates_are_walked_in_order_and_stock_is_reused() -> None:
@@ -268,11 +357,14 @@ async def test_an_outage_fails_the_zone_and_a_new_group_there_fails_at_once() ->
     rt.subscribe(changed.append)
     rt.configure(profile_spec(available=False))
     assert changed == [("ns", "a")]
-    assert (rt.get(("ns", "a")).phase, rt.get(("ns", "a")).reason) == (
-        ContainerGroupPhase.FAILED,
-        "ZoneUnavailable",
+    status = rt.get(("ns", "a"))
+    assert (status.phase, status.reason) == (ContainerGroupPhase.FAILED, "StockClose")
+    assert (status.message or "").startswith(
+        "Create ECI failed because current zone closed or limited without living instance. "
     )
-    assert (await rt.create(request("b"))).reason == "ZoneUnavailable"
+    assert {c.state for c in status.containers} == {ContainerState.TERMINATED}
+    new = await rt.create(request("b"))
+    assert (new.phase, new.reason) == (ContainerGroupPhase.SCHEDULE_FAILED, "StockClose")
 
 
 @pytest.mark.parametrize(
@@ -307,11 +399,14 @@ async def test_spot_reclaim_posts_a_notice_then_expires() -> None:
     clock.advance(3600 + 600 - 181)
     assert rt.get(("ns", "s")).reason is None
     clock.advance(2)
-    assert rt.get(("ns", "s")).reason == "SpotToBeReleased"
+    noticed = rt.get(("ns", "s"))
+    assert (noticed.reason, noticed.message) == ("SpotToBeReleased", "Spot ECI will be released in 3 minutes")
     clock.advance(180)
     status = rt.get(("ns", "s"))
-    assert (status.phase, status.reason) == (ContainerGroupPhase.EXPIRED, "SpotReclaimed")
+    assert (status.phase, status.reason) == (ContainerGroupPhase.EXPIRED, "BidFailed")
     assert status.billed_intervals[-1].end is not None
+    app = next(c for c in status.containers if not c.init)
+    assert (app.state, app.exit_code) == (ContainerState.TERMINATED, 137)  # not "Running" in the record
 
 
 async def test_billed_intervals_follow_billed_phases() -> None:
@@ -338,3 +433,76 @@ async def test_oom_kill_and_start_failure_and_logs() -> None:
     failing = await rt.create(request("e", start_failure="ErrImagePull"))
     assert (failing.phase, failing.reason) == (ContainerGroupPhase.PENDING, "ErrImagePull")
     assert next(c for c in failing.containers if not c.init).reason == "ErrImagePull"
+
+
+J = VSwitch(id="vsw-j", zone_id="cn-hangzhou-j", cidr="10.0.2.0/29")
+
+
+def two_zone_profile(i: dict[str, Any], j: dict[str, Any]) -> Any:
+    from eci_operator.models.profile import ECIProfileSpec
+
+    return ECIProfileSpec.model_validate(
+        {
+            "regionId": "cn-hangzhou",
+            "vpcId": "vpc-x",
+            "securityGroupId": "sg-x",
+            "vSwitches": [v.model_dump(by_alias=True) for v in (*VSWITCHES, J)],
+            "simulation": {
+                "zones": [{"zoneId": "cn-hangzhou-i", **i}, {"zoneId": "cn-hangzhou-j", **j}],
+            },
+        }
+    )
+
+
+def spanning(name: str) -> GroupRequest:
+    """A pod bound to zone i whose vSwitches also allow zone j (recorded: its zone's first)."""
+    base = request(name)
+    return with_spec(base, vswitches=[*VSWITCHES, J], vswitch_ids=[*base.spec.vswitch_ids, J.id])
+
+
+async def test_cross_zone_fail_over_creates_the_instance_in_another_allowed_zone() -> None:
+    clock = ManualClock()
+    rt = SimulatedRuntime(clock)
+    rt.configure(two_zone_profile({"stock": {"*": 0}}, {"stock": {"*": 1}}))
+    status = await rt.create(spanning("x"))
+    assert (status.phase, status.zone_id, status.vswitch_id) == (
+        ContainerGroupPhase.RUNNING,
+        "cn-hangzhou-j",
+        "vsw-j",
+    )
+    assert (status.ip or "").startswith("10.0.2.")
+    assert rt.zone_report("cn-hangzhou-j").exhausted  # counted in the zone it runs in
+    # after an operator restart the adopted group holds zone j's stock and address again
+    again = SimulatedRuntime(clock)
+    again.configure(two_zone_profile({"stock": {"*": 0}}, {"stock": {"*": 1}}))
+    await again.adopt(spanning("x"), status)
+    assert again.zone_report("cn-hangzhou-j").exhausted
+    await again.delete(("ns", "x"))
+    assert not again.zone_report("cn-hangzhou-j").exhausted  # released in zone j, not in zone i
+    assert again.zone_report("cn-hangzhou-i").exhausted
+
+
+async def test_every_allowed_zone_failing_names_each_zone_reason() -> None:
+    clock = ManualClock()
+    rt = SimulatedRuntime(clock)
+    rt.configure(two_zone_profile({"available": False}, {"stock": {"*": 0}}))
+    waiting = await rt.create(spanning("w"))
+    assert (waiting.phase, waiting.reason) == (ContainerGroupPhase.PENDING, "NoStock")  # zone j may clear
+    message = waiting.message or ""
+    assert message.startswith("Create ECI failed because the specified instance is out of stock. ")
+    assert "cn-hangzhou-i: StockClose (zone cn-hangzhou-i is closed (simulated outage))" in message
+    assert "cn-hangzhou-j: NoStock (zone cn-hangzhou-j: tried 2.0-4.0Gi)" in message
+    rt.configure(two_zone_profile({"available": False}, {"stock": {"*": 1}}))  # stock comes in zone j
+    assert (rt.get(("ns", "w")).phase, rt.get(("ns", "w")).zone_id) == (
+        ContainerGroupPhase.RUNNING,
+        "cn-hangzhou-j",
+    )
+    rt.configure(two_zone_profile({"available": False}, {"available": False}))
+    assert rt.get(("ns", "w")).reason == "StockClose"  # its instance's zone closed
+    failed = await rt.create(spanning("f"))
+    assert (failed.phase, failed.reason) == (ContainerGroupPhase.SCHEDULE_FAILED, "StockClose")
+    assert (failed.message or "").startswith(
+        "Create ECI failed because current zone closed or limited without living instance. "
+        "cn-hangzhou-i: StockClose"
+    )
+    assert "cn-hangzhou-j: StockClose" in (failed.message or "")

@@ -40,6 +40,11 @@ CASES: dict[str, dict[str, Any]] = {
         "spec": SPOT,
         "steps": [419, 1, 180],
     },
+    "pending-timeout-stops-billing": {
+        "lifecycle": {"start_failure": "ErrImagePull", "restart_policy": "Never"},
+        "spec": {"max_pending_minutes": 10},
+        "steps": [599, 1, 60],
+    },
     "no-stock-backoff": {"lifecycle": {}, "stock": {"*": 0}, "steps": [1, 2, 4]},
     "adopted-mid-start": {"lifecycle": {"startup_delay": 10}, "adopt_after": 4, "steps": [5, 1]},
 }

@@ -144,7 +144,8 @@ def _status_agrees(
     if now - changed < dt.timedelta(seconds=5):
         return []  # a write-back may be in flight
     out = []
-    want = pod_phase(ContainerGroupPhase(phase))
+    policy = (pod.get("spec") or {}).get("restartPolicy")
+    want = pod_phase(ContainerGroupPhase(phase), status.get("reason"), policy)
     have = (pod.get("status") or {}).get("phase")
     if have != want:
         out.append(Violation("status-disagrees", _name(pod), f"pod phase {have}, ContainerGroup {phase}"))

@@ -1,8 +1,9 @@
 """Virtual nodes: which nodes the profiles ask for, who owns a zone, and the Node and Lease bodies.
 
-ASK generates one virtual node per zone of the eci-profile's vSwitches; so do we. Pure builders: the
-operator's kube layer sends what is returned here. Capacity is generous on purpose (ASK claims more than
-50,000 pods per cluster and a virtual node never runs out of CPU): see ``CAPACITY``.
+ASK generates one virtual node per zone of the eci-profile's vSwitches; so do we, plus one ARM node per zone
+with ``enableLinuxArm64Node`` (labelled and tainted ``kubernetes.io/arch=arm64``, as ASK's are). Pure
+builders: the operator's kube layer sends what is returned here. Capacity is generous on purpose (ASK
+claims more than 50,000 pods per cluster and a virtual node never runs out of CPU): see ``CAPACITY``.
 """
 
 from __future__ import annotations
@@ -40,11 +41,29 @@ CAPACITY = {
     "memory": "80Ti",
     "pods": "20480",
     "ephemeral-storage": "100Ti",
+    # GPU types run on every profile (ASK's virtual nodes advertise GPUs): pods with nvidia.com/gpu schedule
+    "nvidia.com/gpu": "1024",
 }
 
 
-def node_name(zone_id: str) -> str:
-    return f"{NODE_PREFIX}{zone_id}"
+ARCH_LABEL = "kubernetes.io/arch"
+AMD64, ARM64 = "amd64", "arm64"
+ARM_SUFFIX = "-linux-arm64"  # our name for ASK's ARM virtual node of a zone (ASK's pages name none)
+# Real ACK virtual nodes carry these: Services' load balancers leave them out (eci.md section 4)
+LB_EXCLUSION_LABELS = {
+    "service.beta.kubernetes.io/exclude-node": "true",
+    "alpha.service-controller.kubernetes.io/exclude-balancer": "true",
+}
+
+
+def node_name(zone_id: str, arch: str = AMD64) -> str:
+    """``virtual-kubelet-<zone>``; the zone's ARM node (``enableLinuxArm64Node``) has ``-linux-arm64``."""
+    return f"{NODE_PREFIX}{zone_id}{ARM_SUFFIX if arch == ARM64 else ''}"
+
+
+def archs_of(spec: ECIProfileSpec) -> list[str]:
+    """The architectures of the profile's nodes per zone: amd64, and arm64 with enableLinuxArm64Node."""
+    return [AMD64, ARM64] if spec.enable_linux_arm64_node else [AMD64]
 
 
 def zones_of(spec: ECIProfileSpec) -> list[str]:
@@ -116,6 +135,11 @@ class NodeView:
     zone_available: bool = True
     cordoned: bool = False
     stock_exhausted: bool = False
+    arch: str = AMD64
+
+    @property
+    def name(self) -> str:
+        return node_name(self.zone_id, self.arch)
 
 
 def _condition(kind: str, status: str, reason: str, message: str, now: str) -> dict[str, Any]:
@@ -158,11 +182,13 @@ def node_taints(view: NodeView) -> list[dict[str, str]]:
         taints.append({"key": TAINT_KEY, "value": TAINT_VALUE, "effect": "NoSchedule"})
     if not view.zone_available:
         taints.append({"key": ZONE_DOWN_TAINT_KEY, "value": view.zone_id, "effect": "NoSchedule"})
+    if view.arch == ARM64:  # as on ASK's ARM virtual nodes
+        taints.append({"key": ARCH_LABEL, "value": ARM64, "effect": "NoSchedule"})
     return taints
 
 
 def node_status(view: NodeView, now: str) -> dict[str, Any]:
-    name = node_name(view.zone_id)
+    name = view.name
     return {
         "capacity": dict(CAPACITY),
         "allocatable": dict(CAPACITY),
@@ -182,19 +208,20 @@ def node_status(view: NodeView, now: str) -> dict[str, Any]:
             "kubeletVersion": KUBELET_VERSION,
             "kubeProxyVersion": "",
             "operatingSystem": "linux",
-            "architecture": "amd64",
+            "architecture": view.arch,
         },
     }
 
 
 def node_labels(view: NodeView) -> dict[str, str]:
-    name = node_name(view.zone_id)
+    name = view.name
     return {
         "type": "virtual-kubelet",
         "kubernetes.io/role": "agent",
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
-        "kubernetes.io/arch": "amd64",
+        ARCH_LABEL: view.arch,
+        **LB_EXCLUSION_LABELS,
         ZONE_LABEL: view.zone_id,
         REGION_LABEL: view.region_id,
         PROFILE_LABEL: view.profile,
@@ -212,7 +239,7 @@ def node_body(view: NodeView, now: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {"name": node_name(view.zone_id), "labels": node_labels(view)},
+        "metadata": {"name": view.name, "labels": node_labels(view)},
         "spec": {"taints": node_taints(view), "unschedulable": view.cordoned},
         "status": status,
     }
@@ -238,7 +265,7 @@ def node_spec_patch(view: NodeView, node: Mapping[str, Any]) -> dict[str, Any] |
     Taints that others put on the node (the node-lifecycle controller's not-ready/unreachable taints) are
     kept: only ours are added or removed.
     """
-    ours = {TAINT_KEY, ZONE_DOWN_TAINT_KEY}
+    ours = {TAINT_KEY, ZONE_DOWN_TAINT_KEY, ARCH_LABEL}
     spec = node.get("spec") or {}
     have_taints = spec.get("taints") or []
     foreign = [t for t in have_taints if t.get("key") not in ours]

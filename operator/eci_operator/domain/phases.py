@@ -26,8 +26,8 @@ PHASES: dict[ContainerGroupPhase, Traits] = {
     P.SCHEDULING: Traits("Pending", terminal=False, billed=False, running=False, event=None),
     P.PENDING: Traits("Pending", terminal=False, billed=True, running=False, event=None),
     P.RUNNING: Traits("Running", terminal=False, billed=True, running=True, event="ContainerInstanceCreated"),
-    P.RESTARTING: Traits("Running", terminal=False, billed=True, running=True, event=None),
-    P.UPDATING: Traits("Running", terminal=False, billed=True, running=True, event=None),
+    P.RESTARTING: Traits("Pending", terminal=False, billed=True, running=True, event=None),
+    P.UPDATING: Traits("Pending", terminal=False, billed=True, running=True, event=None),
     P.TERMINATING: Traits("Running", terminal=False, billed=True, running=False, event=None),
     P.SUCCEEDED: Traits("Succeeded", terminal=True, billed=False, running=False, event=None),
     P.FAILED: Traits("Failed", terminal=True, billed=False, running=False, event=""),
@@ -37,6 +37,8 @@ PHASES: dict[ContainerGroupPhase, Traits] = {
 TERMINAL = frozenset(p for p, t in PHASES.items() if t.terminal)
 BILLED = frozenset(p for p, t in PHASES.items() if t.billed)
 RUNNING = frozenset(p for p, t in PHASES.items() if t.running)
+# The reason of an instance failed by eci-max-pending-minute (ECI's page names none: README, "Our rules").
+PENDING_TIMEOUT = "PendingTimeout"
 
 
 def traits(phase: ContainerGroupPhase | str | None) -> Traits | None:
@@ -49,8 +51,16 @@ def traits(phase: ContainerGroupPhase | str | None) -> Traits | None:
         return None
 
 
-def pod_phase(phase: ContainerGroupPhase | str | None) -> str:
-    """The pod phase for a group phase (Pending before the group has one)."""
+def pod_phase(
+    phase: ContainerGroupPhase | str | None, reason: str | None = None, restart_policy: str | None = None
+) -> str:
+    """The pod phase for a group phase (Pending before the group has one).
+
+    One exception to the table: an instance failed by ``eci-max-pending-minute`` leaves the pod Pending
+    unless its restartPolicy is ``Never`` (ECI's max-pending page).
+    """
+    if reason == PENDING_TIMEOUT and (restart_policy or "Always") != "Never":
+        return "Pending"
     t = traits(phase)
     return t.pod_phase if t else "Pending"
 

@@ -16,7 +16,7 @@ from typing import Any
 from eci_operator.domain import conditions
 from eci_operator.domain.ecs_catalogue import is_ecs_name
 from eci_operator.domain.kubetime import kube_time
-from eci_operator.domain.phases import pod_phase
+from eci_operator.domain.phases import is_terminal, pod_phase
 from eci_operator.domain.specs import format_amount
 from eci_operator.models import keys
 from eci_operator.models.containergroup import (
@@ -27,6 +27,7 @@ from eci_operator.models.containergroup import (
 
 ANN = keys.ECI_PREFIX
 CONDITION_CREATED = keys.CONDITION_CREATED
+CONDITION_SANDBOX = keys.CONDITION_SANDBOX
 
 
 def write_back_annotations(status: ContainerGroupStatus) -> dict[str, str]:
@@ -116,6 +117,41 @@ def _container_status(
     return out
 
 
+def _created_condition(
+    existing: list[Mapping[str, Any]], status: ContainerGroupStatus, created: bool, stamp: str
+) -> dict[str, Any]:
+    """ECI's ``ContainerInstanceCreated``: True once the instance exists; a spot notice is its reason."""
+    if created and status.reason == keys.SPOT_TO_BE_RELEASED:
+        return _condition(
+            existing, CONDITION_CREATED, True, stamp, keys.SPOT_TO_BE_RELEASED, status.message or ""
+        )
+    if created:
+        message = f"instance {status.instance_id} created"
+        return _condition(existing, CONDITION_CREATED, True, stamp, "Created", message)
+    return _condition(
+        existing,
+        CONDITION_CREATED,
+        False,
+        stamp,
+        status.reason or "Creating",
+        status.message or "creating the container instance",
+    )
+
+
+def _sandbox_condition(
+    existing: list[Mapping[str, Any]], status: ContainerGroupStatus, created: bool, stamp: str
+) -> dict[str, Any]:
+    """ECI's ``SandboxReady``: True while the instance's sandbox runs (created, not yet over)."""
+    if created and not is_terminal(status.phase):
+        return _condition(existing, CONDITION_SANDBOX, True, stamp)
+    if created:
+        message = f"instance {status.instance_id} is {status.phase}"
+        return _condition(existing, CONDITION_SANDBOX, False, stamp, "SandboxTerminated", message)
+    return _condition(
+        existing, CONDITION_SANDBOX, False, stamp, "SandboxNotReady", "the instance is not created yet"
+    )
+
+
 def desired_pod_status(
     pod: Mapping[str, Any], status: ContainerGroupStatus, now: dt.datetime
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -123,7 +159,7 @@ def desired_pod_status(
     stamp = kube_time(now) or ""
     spec = pod.get("spec") or {}
     existing = _existing_conditions(pod)
-    phase = pod_phase(status.phase)
+    phase = pod_phase(status.phase, status.reason, spec.get("restartPolicy"))
     containers = [_container_status(c, status, False, phase) for c in spec.get("containers") or []]
     inits = [_container_status(c, status, True, phase) for c in spec.get("initContainers") or []]
     created = status.instance_id is not None and status.phase not in (
@@ -134,23 +170,12 @@ def desired_pod_status(
     all_ready = running and all(c["ready"] for c in containers)
     initialized = status.started_at is not None or not inits
     terminal = phase in ("Succeeded", "Failed")
-    if created:
-        created_cond = _condition(
-            existing, CONDITION_CREATED, True, stamp, "Created", f"instance {status.instance_id} created"
-        )
-    else:
-        created_cond = _condition(
-            existing,
-            CONDITION_CREATED,
-            False,
-            stamp,
-            status.reason or "Creating",
-            status.message or "creating the container instance",
-        )
+    created_cond = _created_condition(existing, status, created, stamp)
     not_ready_reason = "PodCompleted" if terminal else "ContainersNotReady"
     conditions = [
         _condition(existing, "PodScheduled", True, stamp),
         created_cond,
+        _sandbox_condition(existing, status, created, stamp),
         _condition(
             existing, "Initialized", initialized, stamp, "" if initialized else "ContainersNotInitialized"
         ),

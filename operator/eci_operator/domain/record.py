@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from eci_operator.domain import annotations as ann
 from eci_operator.domain.bodies import meta_of, spec_of
+from eci_operator.domain.errors import DomainError
 from eci_operator.domain.lifecycle import parse_lifecycle
 from eci_operator.domain.resolution import Resolution
-from eci_operator.domain.resolve import resolve, vswitches_for_zone
+from eci_operator.domain.resolve import resolve, vswitches_for_pod
 from eci_operator.models import (
     ContainerGroup,
     ECIProfileSpec,
@@ -45,6 +47,21 @@ def _owner(pod: Mapping[str, Any]) -> OwnerReference:
     )
 
 
+def _check_arch(resolution: Resolution, node_arch: str, node: str) -> None:
+    wanted = resolution.arch.value
+    if wanted == node_arch:
+        return
+    if wanted == "arm64":
+        why = f"an ARM ECS type runs only on the zone's ARM virtual node; the pod is bound to {node}"
+        allowed = (
+            "nodeSelector kubernetes.io/arch: arm64 and a toleration of kubernetes.io/arch=arm64:NoSchedule"
+        )
+    else:
+        why = f"the ARM virtual node {node} runs only ARM ECS types (e.g. ecs.g8y.large)"
+        allowed = "an ARM ECS type in k8s.aliyun.com/eci-use-specs, or an x86 virtual node"
+    raise DomainError(field=ann.USE_SPECS, value=resolution.instance_spec, allowed=allowed, why=why)
+
+
 def group_record(
     pod: Mapping[str, Any],
     profile_name: str,
@@ -52,11 +69,17 @@ def group_record(
     zone_id: str,
     *,
     namespace_labels: Mapping[str, str],
+    node_arch: str = "amd64",
 ) -> tuple[ContainerGroup, Resolution]:
-    """The ContainerGroup of a pod bound to the virtual node of ``zone_id``; DomainError on bad input."""
+    """The ContainerGroup of a pod bound to the virtual node of ``zone_id``; DomainError on bad input.
+
+    ``node_arch`` is the node's ``kubernetes.io/arch``: ARM ECS types run only on the ARM virtual node,
+    and (our rule) the ARM node runs only them.
+    """
     meta = meta_of(pod)
     resolution = resolve(pod, profile, namespace_labels=namespace_labels)
-    vswitches = vswitches_for_zone(resolution, profile, zone_id)
+    _check_arch(resolution, node_arch, str(spec_of(pod).get("nodeName")))
+    vswitches = vswitches_for_pod(resolution, profile, zone_id)
     group = resolution.container_group(
         pod_name=str(meta.get("name")),
         pod_uid=str(meta.get("uid")),

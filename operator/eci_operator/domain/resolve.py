@@ -278,6 +278,9 @@ def validate_pod(
     return _resolve(pod, profile, namespace_labels)[1]
 
 
+MAX_RECORDED_VSWITCHES = 10
+
+
 def vswitches_for_zone(resolution: Resolution, profile: ECIProfileSpec, zone_id: str) -> list[VSwitch]:
     """The profile's vSwitch objects the resolution allows in ``zone_id``, in resolution order.
 
@@ -296,3 +299,15 @@ def vswitches_for_zone(resolution: Resolution, profile: ECIProfileSpec, zone_id:
             else f"a zone of the profile: {', '.join(profile.zone_ids)}",
         )
     return [by_id[v] for v in ids]
+
+
+def vswitches_for_pod(resolution: Resolution, profile: ECIProfileSpec, zone_id: str) -> list[VSwitch]:
+    """What a group records: the vSwitches of its node's zone, then the pod's others (fail-over order).
+
+    ECI tries another allowed zone when the first has no stock ("Create pods in multiple zones"); at most
+    ten vSwitches, as ``eci-vswitch`` allows. DomainError as ``vswitches_for_zone``.
+    """
+    in_zone = vswitches_for_zone(resolution, profile, zone_id)
+    by_id = {v.id: v for v in profile.vswitches}
+    others = [by_id[v] for v in resolution.vswitch_ids if v in by_id and by_id[v].zone_id != zone_id]
+    return (in_zone + others)[:MAX_RECORDED_VSWITCHES]

@@ -26,6 +26,7 @@ log = structlog.get_logger("eci_operator.pods")
 WARNING_REASONS = frozenset(
     {
         "NoStock",
+        "IpExhausted",
         "SpotToBeReleased",
         "OOMKilled",
         "ErrImagePull",

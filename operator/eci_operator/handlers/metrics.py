@@ -106,8 +106,7 @@ class OperatorCollector(Collector):
             labels=["zone", "spec"],
         )
         available = GaugeMetricFamily("eci_operator_zone_available", "1 when the zone is up", labels=["zone"])
-        for served in self.op.nodes.served.values():
-            zone = served.zone_id
+        for zone in dict.fromkeys(served.zone_id for served in self.op.nodes.served.values()):
             report = self.op.runtime.zone_report(zone)
             available.add_metric([zone], 1 if report.available else 0)
             for spec, left in sorted(report.remaining.items()):

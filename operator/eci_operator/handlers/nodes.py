@@ -104,19 +104,21 @@ class NodeController:
             if name in conflicts:
                 continue
             for zone in rules.zones_of(profile.spec):
-                node = rules.node_name(zone)
                 exhausted = self.runtime.zone_report(zone).exhausted
                 self.zones.seen(zone, exhausted)
-                views[node] = rules.NodeView(
-                    profile=name,
-                    zone_id=zone,
-                    region_id=profile.spec.region_id,
-                    address=self.node_address,
-                    kubelet_port=self._port(node, used),
-                    tainted=profile.spec.virtual_node_taint,
-                    zone_available=zone_settings(profile.spec, zone).available,
-                    stock_exhausted=exhausted,
-                )
+                for arch in rules.archs_of(profile.spec):
+                    node = rules.node_name(zone, arch)
+                    views[node] = rules.NodeView(
+                        profile=name,
+                        zone_id=zone,
+                        region_id=profile.spec.region_id,
+                        address=self.node_address,
+                        kubelet_port=self._port(node, used),
+                        tainted=profile.spec.virtual_node_taint,
+                        zone_available=zone_settings(profile.spec, zone).available,
+                        stock_exhausted=exhausted,
+                        arch=arch,
+                    )
         return views, conflicts
 
     async def reconcile(self) -> None:
@@ -143,7 +145,7 @@ class NodeController:
         await self.statuses.write(views, conflicts)
 
     async def _converge(self, view: rules.NodeView, node: Body) -> None:
-        name = rules.node_name(view.zone_id)
+        name = view.name
         patch = rules.node_spec_patch(view, node)
         if patch is not None:
             node = await self.client.merge_patch(paths.node(name), patch)

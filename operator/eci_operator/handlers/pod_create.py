@@ -52,6 +52,7 @@ class GroupCreator:
                     profile.spec,
                     zone,
                     namespace_labels=self.caches.namespaces.get(namespace, {}),
+                    node_arch=labels.get("kubernetes.io/arch", "amd64"),
                 )
                 bound.info(
                     "pod.resolved",

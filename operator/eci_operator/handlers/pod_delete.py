@@ -120,7 +120,7 @@ class PodFinisher:
         if group_body is None:
             return final
         group = ContainerGroup.model_validate(group_body)
-        self.zones.check(group.spec.zone_id)
+        self.zones.check((final.zone_id if final else None) or group.spec.zone_id)
         uid = uid_of(group_body)
         charge = None if uid in self.billed else status_charge(final or group.status, self.clock.now())
         if charge is None:

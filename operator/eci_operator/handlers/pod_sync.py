@@ -130,7 +130,9 @@ class PodSync:
         if status != recorded:
             await write_group_status(self.client, self.caches, key, group_body, status)
             self.announcer.change(pod, recorded, status)
-            self.zones.check(group.spec.zone_id)
+            self.zones.check(status.zone_id or group.spec.zone_id)
+            if status.zone_id != group.spec.zone_id:
+                self.zones.check(group.spec.zone_id)
         self.announcer.check_edits(key, pod, group_body)
         now = self.clock.now()
         desired, annotations = desired_pod_status(pod, status, now)

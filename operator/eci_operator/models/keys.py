@@ -47,6 +47,15 @@ INPUT_HASH = f"{GROUP}/input-annotations"
 # ECI's custom pod conditions
 CONDITION_CREATED = "ContainerInstanceCreated"
 CONDITION_SANDBOX = "SandboxReady"
+# ECI's reasons (ContainerInstanceCreated reasons and the reclaimed spot pod's status), with their messages
+# as ECI's custom-condition page writes them (%s: our detail)
+NO_STOCK = "NoStock"
+NO_STOCK_MESSAGE = "Create ECI failed because the specified instance is out of stock. %s"
+STOCK_CLOSE = "StockClose"
+STOCK_CLOSE_MESSAGE = "Create ECI failed because current zone closed or limited without living instance. %s"
+SPOT_TO_BE_RELEASED = "SpotToBeReleased"
+SPOT_TO_BE_RELEASED_MESSAGE = "Spot ECI will be released in %s minutes"
+BID_FAILED = "BidFailed"
 
 # Events are reported by ECI's component
 EVENT_COMPONENT = "EciService"

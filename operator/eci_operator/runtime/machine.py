@@ -15,7 +15,9 @@ from collections.abc import Callable
 
 from eci_operator.domain import phases, pricing
 from eci_operator.domain.ids import cloud_id
+from eci_operator.models import keys
 from eci_operator.models.containergroup import (
+    DEFAULT_PENDING_MINUTES,
     BilledInterval,
     ContainerGroupPhase,
     ContainerGroupStatus,
@@ -31,7 +33,6 @@ from eci_operator.runtime.transitions import SPOT_NOTICE_SECONDS, Group, next_du
 
 P = ContainerGroupPhase
 TERMINAL = phases.TERMINAL
-DEFAULT_MAX_PENDING_MINUTES = 240
 
 
 def instance_id(uid: str) -> str:
@@ -109,14 +110,30 @@ class GroupMachine:
     def _release(self, group: Group) -> None:
         if group.holds:
             s = group.status
-            self.capacity.release(group.request.spec.zone_id, group.stock_key, s.vswitch_id, s.ip)
+            zone_id = s.zone_id or group.request.spec.zone_id
+            self.capacity.release(zone_id, group.stock_key, s.vswitch_id, s.ip)
             group.holds = False
 
     def fail(self, group: Group, phase: P, reason: str, message: str) -> None:
+        """End the group: its instance released, running containers killed (137), billing closed."""
         group.disarm()
         group.next_attempt = None
         self._release(group)
-        self._set_phase(group, phase, reason=reason, message=message, finished_at=self.clock.now())
+        now = self.clock.now()
+        containers = [
+            c.model_copy(
+                update={
+                    "state": ContainerState.TERMINATED,
+                    "reason": reason,
+                    "exit_code": 137,
+                    "finished_at": now,
+                }
+            )
+            if c.state == ContainerState.RUNNING
+            else c
+            for c in group.status.containers
+        ]
+        self._set_phase(group, phase, reason=reason, message=message, finished_at=now, containers=containers)
         self._close_logs(group)
 
     # ------------------------------------------------------------------------------------------ placing
@@ -131,27 +148,22 @@ class GroupMachine:
             self._placed(group, result)
 
     def _refused(self, group: Group, refusal: Refusal) -> None:
+        """Fail-back waits (no stock, no free IP) for as long as it takes; the rest fails at once.
+
+        A wait for stock is never timed out by ``eci-max-pending-minute`` (it bounds ECI's Pending phase,
+        which needs an instance): ASK keeps such a pod Pending.
+        """
         now = self.clock.now()
-        spec = group.request.spec
-        minutes = spec.max_pending_minutes or DEFAULT_MAX_PENDING_MINUTES
-        deadline = group.created + dt.timedelta(minutes=minutes)
-        retryable = refusal.reason == "NoStock" and spec.fail_strategy != FailStrategy.FAIL_FAST
-        if retryable and now < deadline:
+        strategy = group.request.spec.fail_strategy or FailStrategy.FAIL_BACK
+        if refusal.retryable and strategy != FailStrategy.FAIL_FAST:
             group.attempts += 1
-            wait = min(retry_wait(group.attempts), max(0.0, (deadline - now).total_seconds()))
-            group.next_attempt = now + dt.timedelta(seconds=wait)
-            message = f"{refusal.message}; retrying (fail-back) until {deadline:%Y-%m-%dT%H:%M:%SZ}"
+            group.next_attempt = now + dt.timedelta(seconds=retry_wait(group.attempts))
+            update = {"phase": P.PENDING, "scheduled_at": group.created}
+            message = f"{refusal.message}; retrying ({strategy.value})"
             group.status = group.status.model_copy(
-                update={
-                    "phase": P.PENDING,
-                    "reason": "NoStock",
-                    "message": message,
-                    "scheduled_at": group.created,
-                }
+                update={**update, "reason": refusal.reason, "message": message}
             )
             return
-        if retryable:
-            refusal = Refusal("NoStock", f"{refusal.message}; gave up after {minutes} minutes Pending")
         group.status = group.status.model_copy(
             update={
                 "phase": P.SCHEDULE_FAILED,
@@ -173,7 +185,7 @@ class GroupMachine:
             instance_spec=placed.spec,
             vcpu=placed.vcpu,
             memory_gib=placed.memory_gib,
-            zone_id=request.spec.zone_id,
+            zone_id=placed.zone_id,
             vswitch_id=placed.vswitch_id,
             security_group_id=request.spec.security_group_ids[0] if request.spec.security_group_ids else None,
             ip=placed.ip,
@@ -195,7 +207,7 @@ class GroupMachine:
         self._log(
             group,
             f"[eci] instance {group.status.instance_id} ({placed.spec}{spot}) scheduled in "
-            f"{request.spec.zone_id}, vSwitch {placed.vswitch_id}, IP {placed.ip}",
+            f"{placed.zone_id}, vSwitch {placed.vswitch_id}, IP {placed.ip}",
         )
         if request.lifecycle.start_failure is not None:
             self._start_failed(group)
@@ -239,18 +251,29 @@ class GroupMachine:
                 self.logbook.write(group.request.key, c.name, line, now)
 
     def spot_notice(self, group: Group) -> None:
-        when = self.clock.now() + dt.timedelta(seconds=SPOT_NOTICE_SECONDS)
+        minutes = f"{SPOT_NOTICE_SECONDS / 60:g}"
+        message = keys.SPOT_TO_BE_RELEASED_MESSAGE % minutes
         group.status = group.status.model_copy(
-            update={
-                "reason": "SpotToBeReleased",
-                "message": f"the spot instance will be released by {when:%H:%M:%SZ}",
-            }
+            update={"reason": keys.SPOT_TO_BE_RELEASED, "message": message}
         )
-        self._log(group, "[eci] SpotToBeReleased: the spot instance will be reclaimed")
+        self._log(group, f"[eci] {keys.SPOT_TO_BE_RELEASED}: {message}")
 
     def reclaim(self, group: Group) -> None:
+        """The spot instance is taken back: Expired, the pod retained with ``BidFailed`` (ASK's page)."""
         self._log(group, "[eci] spot instance reclaimed")
-        self.fail(group, P.EXPIRED, "SpotReclaimed", "the spot instance was reclaimed by ECI (Expired)")
+        message = "the spot instance was reclaimed (Expired): the bid failed"
+        self.fail(group, P.EXPIRED, keys.BID_FAILED, message)
+
+    def pending_timeout(self, group: Group) -> None:
+        """``eci-max-pending-minute`` ran out: the instance fails and billing stops (ECI's page)."""
+        minutes = group.request.spec.max_pending_minutes or DEFAULT_PENDING_MINUTES
+        detail = f" ({group.status.reason})" if group.status.reason not in (None, "Creating") else ""
+        message = (
+            f"the instance stayed Pending{detail} longer than eci-max-pending-minute ({minutes} min): "
+            "it failed and is no longer billed"
+        )
+        self._log(group, f"[eci] {message}")
+        self.fail(group, P.FAILED, phases.PENDING_TIMEOUT, message)
 
     def exit(self, group: Group) -> None:
         scripted = group.request.lifecycle.exit_at()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 from eci_operator.domain import stock as stock_rules
+from eci_operator.models import keys
 from eci_operator.models.containergroup import (
     ContainerGroupStatus,
     ContainerState,
@@ -40,16 +41,13 @@ class SimulatedRuntime(GroupMachine):
         """Take a profile's simulation settings: outages fail its zones' groups; waiting ones retry now."""
         for zone in self.capacity.configure(profile):
             for key, group in list(self._groups.items()):
-                if group.request.spec.zone_id == zone and group.status.phase not in TERMINAL:
-                    self.fail(
-                        group,
-                        P.FAILED,
-                        "ZoneUnavailable",
-                        f"zone {zone} became unavailable (simulated outage)",
-                    )
+                where = group.status.zone_id if group.holds else group.request.spec.zone_id
+                if where == zone and group.status.phase not in TERMINAL and group.next_attempt is None:
+                    message = keys.STOCK_CLOSE_MESSAGE % f"zone {zone} closed (simulated outage)"
+                    self.fail(group, P.FAILED, keys.STOCK_CLOSE, message)
                     self._notify(key)
         for key, group in list(self._groups.items()):
-            if group.status.reason == "NoStock" and group.status.phase == P.PENDING and not group.holds:
+            if group.next_attempt is not None and group.status.phase == P.PENDING and not group.holds:
                 self.try_place(group)
                 self.arm(group)
                 self._notify(key)
@@ -86,8 +84,9 @@ class SimulatedRuntime(GroupMachine):
         self._groups[request.key] = group
         if recorded.phase not in TERMINAL and recorded.instance_id:
             group.holds = True
-            self.capacity.reserve(request, recorded.vswitch_id, recorded.ip, recorded.instance_spec)
-            zone = self.capacity.zone(request.spec.zone_id)
+            zone_id = recorded.zone_id or request.spec.zone_id
+            self.capacity.reserve(request, zone_id, recorded.vswitch_id, recorded.ip, recorded.instance_spec)
+            zone = self.capacity.zone(zone_id)
             group.stock_key = stock_rules.stock_key(zone.limits, recorded.instance_spec or "")
         elif recorded.phase == P.PENDING:
             group.next_attempt = self.clock.now()  # was waiting for stock: look again now

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from eci_operator.domain import phases, pricing
-from eci_operator.models.containergroup import ContainerGroupPhase, ContainerGroupStatus, ContainerState
+from eci_operator.models import keys
+from eci_operator.models.containergroup import (
+    DEFAULT_PENDING_MINUTES,
+    ContainerGroupPhase,
+    ContainerGroupStatus,
+    ContainerState,
+)
 from eci_operator.runtime.clock import Timer
 from eci_operator.runtime.protocol import GroupRequest
 
@@ -53,6 +59,7 @@ class Effects(Protocol):
     def exit(self, group: Group) -> None: ...
     def spot_notice(self, group: Group) -> None: ...
     def reclaim(self, group: Group) -> None: ...
+    def pending_timeout(self, group: Group) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -139,12 +146,26 @@ def _exit_due(g: Group) -> dt.datetime | None:
 
 
 def _notice_pending(g: Group) -> bool:
-    return _running(g) and g.status.reason != "SpotToBeReleased"
+    return _running(g) and g.status.reason != keys.SPOT_TO_BE_RELEASED
 
 
 def _notice_due(g: Group) -> dt.datetime | None:
     at = reclaim_at(g)
     return None if at is None else at - dt.timedelta(seconds=SPOT_NOTICE_SECONDS)
+
+
+def _pending_with_instance(g: Group) -> bool:
+    """ECI's Pending phase as eci-max-pending-minute bounds it: an instance, containers not started.
+
+    A group whose init container is running is exempt (ECI's max-pending page); so is a wait for stock.
+    """
+    running_init = any(c.init and c.state == ContainerState.RUNNING for c in g.status.containers)
+    return g.status.phase == P.PENDING and g.holds and not running_init
+
+
+def _pending_timeout_due(g: Group) -> dt.datetime | None:
+    minutes = g.request.spec.max_pending_minutes or DEFAULT_PENDING_MINUTES
+    return _after(g.status.instance_created_at, 60.0 * minutes)
 
 
 def _holds_instance(g: Group) -> bool:
@@ -158,6 +179,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("exit", _running, _exit_due, lambda m, g: m.exit(g)),
     Transition("spot-notice", _notice_pending, _notice_due, lambda m, g: m.spot_notice(g)),
     Transition("reclaim", _holds_instance, reclaim_at, lambda m, g: m.reclaim(g)),
+    Transition(
+        "pending-timeout", _pending_with_instance, _pending_timeout_due, lambda m, g: m.pending_timeout(g)
+    ),
 )
 
 
