@@ -98,7 +98,7 @@ def test_unknown_keys_are_reported(capsys: pytest.CaptureFixture[str], tmp_path:
         (
             {"vSwitchIds": "vsw-a", "vpcId": "vpc-a", "securityGroupId": "sg-a", "selectors": "[{"},
             ["vsw-a=cn-hangzhou-i,10.0.0.0/16"],
-            "data.selectors: not valid JSON",
+            "data.selectors: '[{' is not valid: not valid JSON",
         ),
         (
             {"vSwitchIds": "vsw-a", "vpcId": "vpc-a", "securityGroupId": "sg-a", "selectors": '{"a": 1}'},
