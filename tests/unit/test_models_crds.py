@@ -23,10 +23,15 @@ from pydantic.fields import FieldInfo
 from eci_operator.cli.resolve import POD_KINDS, pod_from_document
 from eci_operator.domain import load_profile, resolve, validate_pod
 from eci_operator.models import ContainerGroup, ECIProfile
+from eci_operator.models.vswitch import VSwitchObject
 
 CRDS = REPO / "crds"
 EXAMPLES = REPO / "manifests" / "examples"
-MODELS: dict[str, type[BaseModel]] = {"ECIProfile": ECIProfile, "ContainerGroup": ContainerGroup}
+MODELS: dict[str, type[BaseModel]] = {
+    "ECIProfile": ECIProfile,
+    "ContainerGroup": ContainerGroup,
+    "VSwitch": VSwitchObject,
+}
 
 
 def _crds() -> dict[str, dict[str, Any]]:
@@ -41,9 +46,9 @@ def _schema(kind: str) -> dict[str, Any]:
     return version["schema"]["openAPIV3Schema"]
 
 
-def test_crds_directory_holds_exactly_the_two_crds() -> None:
+def test_crds_directory_holds_exactly_the_three_crds() -> None:
     files = sorted(p.name for p in CRDS.iterdir())
-    assert files == ["containergroups.yaml", "eciprofiles.yaml"]
+    assert files == ["containergroups.yaml", "eciprofiles.yaml", "vswitches.yaml"]
     for path in CRDS.iterdir():
         (doc,) = list(yaml.safe_load_all(path.read_text()))
         assert doc["apiVersion"] == "apiextensions.k8s.io/v1"
@@ -55,6 +60,7 @@ def test_crds_directory_holds_exactly_the_two_crds() -> None:
     [
         ("ECIProfile", "eciprofiles", "eciprofile", "ecip", "Cluster"),
         ("ContainerGroup", "containergroups", "containergroup", "cg", "Namespaced"),
+        ("VSwitch", "vswitches", "vswitch", "vsw", "Cluster"),
     ],
 )
 def test_names_scope_and_subresources(kind: str, plural: str, singular: str, short: str, scope: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from eci_operator.domain.bodies import meta_of
+from eci_operator.domain.errors import from_validation_error
 from eci_operator.domain.profiles import validate_profile
 from eci_operator.models.profile import ECIProfile
 
@@ -22,6 +23,7 @@ class ProfileEntry:
     body: dict[str, Any]  # the latest body seen (its status too)
     valid: ECIProfile | None  # the last valid version, in force
     error: str | None  # why the latest spec does not take effect
+    derived: bool = False  # built from the eci-profile ConfigMap (no ECIProfile object, no status)
 
 
 class ProfileCache:
@@ -52,18 +54,45 @@ class ProfileCache:
         if entry is not None and meta_of(entry.body).get("generation") == meta_of(body).get("generation"):
             entry.body = body  # only the status (or metadata) changed: our own write, most likely
             return False, None
+        return True, self._judge(name, body)
+
+    def put_derived(self, name: str, document: dict[str, Any]) -> tuple[bool, ECIProfile | None]:
+        """Take a profile derived from another object (the eci-profile ConfigMap): no generation, no status.
+
+        (did the spec change?, the newly valid profile if it took effect).
+        """
+        entry = self._entries.get(name)
+        if entry is not None and entry.body.get("spec") == document.get("spec"):
+            return False, None
+        return True, self._judge(name, document, derived=True)
+
+    def reject_derived(self, name: str, document: dict[str, Any], error: str) -> None:
+        """A derived profile that could not even be built: the previous one stays in force."""
+        entry = self._entries.get(name)
+        self._entries[name] = ProfileEntry(document, entry.valid if entry else None, error, derived=True)
+
+    def _judge(self, name: str, body: dict[str, Any], *, derived: bool = False) -> ECIProfile | None:
+        """Record ``body``; it takes effect if it validates, else the last valid version stays."""
+        entry = self._entries.get(name)
         previous = entry.valid if entry else None
         try:
             profile = ECIProfile.model_validate(body)
         except ValidationError as exc:
-            self._entries[name] = ProfileEntry(body, previous, str(exc).replace("\n", " "))
-            return True, None
+            # (a derived profile's reader wants field-level messages, in an Event; an ECIProfile's
+            # condition keeps pydantic's own text)
+            errors = (
+                "; ".join(str(e) for e in from_validation_error(exc))
+                if derived
+                else str(exc).replace("\n", " ")
+            )
+            self._entries[name] = ProfileEntry(body, previous, errors, derived)
+            return None
         problems = validate_profile(profile.spec)
         if problems:
-            self._entries[name] = ProfileEntry(body, previous, "; ".join(str(p) for p in problems))
-            return True, None
-        self._entries[name] = ProfileEntry(body, profile, None)
-        return True, profile
+            self._entries[name] = ProfileEntry(body, previous, "; ".join(str(p) for p in problems), derived)
+            return None
+        self._entries[name] = ProfileEntry(body, profile, None, derived)
+        return profile
 
     def update_body(self, body: dict[str, Any]) -> None:
         """The answer of our own status write."""

@@ -67,3 +67,15 @@ def events(namespace: str) -> str:
 
 def namespaces() -> str:
     return "/api/v1/namespaces"
+
+
+def vswitches() -> str:
+    return f"{CG_BASE}/vswitches"
+
+
+def vswitch_status(name: str) -> str:
+    return f"{vswitches()}/{name}/status"
+
+
+def configmaps(namespace: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/configmaps"
