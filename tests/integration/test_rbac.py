@@ -123,7 +123,7 @@ def test_the_token_reads_the_eci_profile_configmap_and_no_other(
     )
     assert listed.returncode == 0, listed.stderr  # list by field selector: what its informer does
     assert can("list", "vswitches.eci.ask.dev") == "yes"
-    assert can("patch", "vswitches.eci.ask.dev/status") == "yes"
+    assert can("patch", "vswitches.eci.ask.dev", "--subresource=status") == "yes"
 
 
 async def test_the_operator_with_its_service_account_serves_the_main_scenario(
