@@ -22,6 +22,8 @@ from pydantic.fields import FieldInfo
 
 from eci_operator.cli.resolve import POD_KINDS, pod_from_document
 from eci_operator.domain import load_profile, resolve, validate_pod
+from eci_operator.domain.configmap import configmap_to_profile
+from eci_operator.domain.vswitches import known
 from eci_operator.models import ContainerGroup, ECIProfile
 from eci_operator.models.vswitch import VSwitchObject
 
@@ -239,6 +241,16 @@ def test_every_example_validates(name: str, doc: dict[str, Any]) -> None:
     kind = doc["kind"]
     if kind == "ECIProfile":
         assert load_profile(doc).to_dict()["spec"]
+    elif kind == "VSwitch":
+        VSwitchObject.model_validate(doc)
+    elif kind == "ConfigMap":  # ASK's eci-profile: it converts with the example vSwitches
+        vswitches = [
+            VSwitchObject.model_validate(d) for _, d in _example_documents() if d["kind"] == "VSwitch"
+        ]
+        document, _ = configmap_to_profile(
+            doc["data"], vswitches=known(vswitches, {}), region=None, name="configmap"
+        )
+        assert load_profile(document).spec.zone_ids == ["cn-hangzhou-i"]
     elif kind == "ContainerGroup":
         ContainerGroup.model_validate(doc)
     else:
