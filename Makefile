@@ -38,7 +38,7 @@ cluster-up: $(STAMP) cluster-build
 cluster-down: $(STAMP)
 	@$(BIN)/eci-operator cluster down
 
-## run: the main job — local control plane (unless KUBECONFIG names a cluster), CRDs, sample profile, operator
+## run: the main job — local control plane (unless KUBECONFIG names a cluster), CRDs, ASK's eci-profile ConfigMap and a VSwitch (RUN_PROFILE=eciprofile: the sample ECIProfile), operator
 .PHONY: run
 run: $(STAMP) cluster-build
 	@bash cluster/run.sh
