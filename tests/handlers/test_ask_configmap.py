@@ -249,3 +249,31 @@ async def test_a_zone_claimed_by_an_older_eciprofile_stays_with_it(harness: Harn
     harness.request("DELETE", f"{GROUP_PATH}/eciprofiles/first", {})
     await harness.settle()
     assert served(harness) == {NODE_I: ZONE_I}  # the ConfigMap's profile takes the zone over
+
+
+async def test_an_eciprofile_may_name_vswitch_objects_and_waits_for_them(harness: Harness) -> None:
+    harness.profile("refs", vSwitches=[], vpcId="vpc-demo", vSwitchIds=["vsw-i"])
+    await harness.settle()
+    assert harness.server.get("nodes", "", NODE_I) is None  # no such VSwitch yet: not in effect
+    status = (harness.server.get("eciprofiles", "", "refs") or {})["status"]
+    valid = {c["type"]: c for c in status["conditions"]}["Valid"]
+    assert valid["status"] == "False"
+    assert "spec.vSwitchIds: 'vsw-i' is not valid: no such vSwitch" in valid["message"]
+    vswitch(harness, "vsw-i", ZONE_I, "192.168.0.0/24")
+    await harness.settle()
+    node = harness.server.get("nodes", "", NODE_I)
+    assert node is not None
+    assert node["metadata"]["labels"]["eci.ask.dev/profile"] == "refs"
+    harness.pod("web", node=NODE_I)
+    await harness.settle()
+    group = harness.server.get("containergroups", "ns", "web")
+    assert group is not None
+    assert group["spec"]["vSwitches"] == [{"id": "vsw-i", "zoneId": ZONE_I, "cidr": "192.168.0.0/24"}]
+
+
+async def test_inline_vswitches_and_references_serve_together(harness: Harness) -> None:
+    vswitch(harness, "vsw-j", ZONE_J, "10.0.1.0/24", vpc="vpc-1")
+    harness.profile("mixed", vSwitchIds=["vsw-j"])  # the harness's inline vsw-1 in cn-hangzhou-i
+    await harness.settle()
+    nodes = {n["metadata"]["name"] for n in harness.server.all("nodes")}
+    assert nodes == {NODE_I, NODE_J}

@@ -81,6 +81,43 @@ def vswitch_ids(data: Mapping[str, Any], source: str) -> list[str]:
     return ids
 
 
+def resolve_vswitch_ids(
+    ids: list[str], vswitches: Mapping[str, KnownVSwitch], vpc: str | None, *, field: str
+) -> list[dict[str, str]]:
+    """Inline vSwitch entries ({id, zoneId, cidr}) for vSwitch ids, from what the cloud knows of them.
+
+    The one lookup of the ConfigMap's ``vSwitchIds`` and of an ECIProfile's ``vSwitchIds`` references.
+    """
+    known = sorted(vswitches)
+    for vswitch_id in ids:
+        if vswitch_id not in vswitches:
+            raise DomainError(
+                field,
+                vswitch_id,
+                "no such vSwitch (create a VSwitch object of that name)",
+                f"the ids of existing vSwitches: {', '.join(known) or '(none)'}",
+            )
+        other = vswitches[vswitch_id].vpc_id
+        if other is not None and other != vpc:
+            raise DomainError(
+                field,
+                vswitch_id,
+                f"the vSwitch is in VPC {other}, not in vpcId {vpc}",
+                f"vSwitches of {vpc}: "
+                + (", ".join(v for v in known if vswitches[v].vpc_id == vpc) or "(none)"),
+            )
+    return [{"id": v, "zoneId": vswitches[v].zone_id, "cidr": vswitches[v].cidr} for v in ids]
+
+
+def expand_references(spec: Mapping[str, Any], vswitches: Mapping[str, KnownVSwitch]) -> dict[str, Any]:
+    """An ECIProfile spec with its ``vSwitchIds`` (references to VSwitch objects) added to ``vSwitches``."""
+    ids = spec.get("vSwitchIds") or []
+    if not ids:
+        return dict(spec)
+    entries = resolve_vswitch_ids(list(ids), vswitches, spec.get("vpcId"), field="spec.vSwitchIds")
+    return {**spec, "vSwitches": [*(spec.get("vSwitches") or []), *entries]}
+
+
 def _selectors(data: Mapping[str, Any], source: str) -> list[Any] | None:
     text = string_value(data, "selectors", source, required=False)
     if text is None or not text.strip():
@@ -130,24 +167,7 @@ def configmap_to_profile(
     ignored = [key for key in data if key not in USED_KEYS]
     ids = vswitch_ids(data, source)
     vpc = string_value(data, "vpcId", source)
-    known = sorted(vswitches)
-    for vswitch_id in ids:
-        if vswitch_id not in vswitches:
-            raise DomainError(
-                f"{source}: data.vSwitchIds",
-                vswitch_id,
-                "no such vSwitch (create a VSwitch object of that name)",
-                f"the ids of existing vSwitches: {', '.join(known) or '(none)'}",
-            )
-        other = vswitches[vswitch_id].vpc_id
-        if other is not None and other != vpc:
-            raise DomainError(
-                f"{source}: data.vSwitchIds",
-                vswitch_id,
-                f"the vSwitch is in VPC {other}, not in vpcId {vpc}",
-                f"vSwitches of {vpc}: "
-                + (", ".join(v for v in known if vswitches[v].vpc_id == vpc) or "(none)"),
-            )
+    entries = resolve_vswitch_ids(ids, vswitches, vpc, field=f"{source}: data.vSwitchIds")
     zones = [vswitches[v].zone_id for v in ids]
     if region is None:
         regions = sorted({region_of_zone(zone) for zone in zones})
@@ -163,7 +183,7 @@ def configmap_to_profile(
         "regionId": region,
         "vpcId": vpc,
         "securityGroupId": string_value(data, "securityGroupId", source),
-        "vSwitches": [{"id": v, "zoneId": vswitches[v].zone_id, "cidr": vswitches[v].cidr} for v in ids],
+        "vSwitches": entries,
     }
     arm_text = string_value(data, "enableLinuxArm64Node", source, required=False)
     if arm_text is not None:

@@ -75,6 +75,7 @@ class AskConfig:
         """Rebuild the effective profile: (did it change?, the newly valid profile if one took effect)."""
         vswitches = self.parsed()
         self.overlapping = inventory.overlaps(vswitches)
+        self.profiles.inventory = inventory.known(vswitches, self.overlapping)  # (ECIProfiles' vSwitchIds)
         if self.configmap is None:
             gone = self.profiles.delete(PROFILE_NAME)
             if gone:
@@ -85,7 +86,7 @@ class AskConfig:
         try:
             document, ignored = configmap_to_profile(
                 data,
-                vswitches=inventory.known(vswitches, self.overlapping),
+                vswitches=self.profiles.inventory,
                 region=None,
                 name=PROFILE_NAME,
                 source=SOURCE,

@@ -245,6 +245,11 @@ class Operator:
     def on_vswitch(self, kind: str, body: Body) -> None:
         if self.ask.on_vswitch(kind, body):
             self._apply_ask()
+            changed, profiles = self.caches.profiles.rejudge_references()  # ECIProfiles naming VSwitches
+            for profile in profiles:
+                self.runtime.configure(profile.spec)
+            if changed:
+                self.queue.add(NODES_KEY)
             self.queue.add(VSWITCHES_KEY)
 
     def on_configmap(self, kind: str, body: Body) -> None:
@@ -318,7 +323,7 @@ class Operator:
     # ------------------------------------------------------------------------------------------- running
     async def initial_sync(self) -> None:
         """Fill the caches before any reconcile, so nothing is decided on a partial view; adopt first."""
-        order = ("ECIProfile", "VSwitch", "ConfigMap", "Namespace", "Node", "ContainerGroup", "Pod")
+        order = ("VSwitch", "ECIProfile", "ConfigMap", "Namespace", "Node", "ContainerGroup", "Pod")
         for informer in sorted(self.informers, key=lambda i: order.index(i.kind)):
             await informer.list()
         adopted = await self.syncer.adopt_recorded()

@@ -7,13 +7,15 @@ kept for the profile's ``Valid`` condition.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from eci_operator.domain.bodies import meta_of
-from eci_operator.domain.errors import from_validation_error
+from eci_operator.domain.configmap import KnownVSwitch, expand_references
+from eci_operator.domain.errors import DomainError, from_validation_error
 from eci_operator.domain.profiles import validate_profile
 from eci_operator.models.profile import ECIProfile
 
@@ -29,6 +31,8 @@ class ProfileEntry:
 class ProfileCache:
     def __init__(self) -> None:
         self._entries: dict[str, ProfileEntry] = {}
+        # What the VSwitch objects say (vSwitchId -> zone, CIDR, VPC), for profiles' vSwitchIds references.
+        self.inventory: Mapping[str, KnownVSwitch] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self._entries
@@ -71,12 +75,31 @@ class ProfileCache:
         entry = self._entries.get(name)
         self._entries[name] = ProfileEntry(document, entry.valid if entry else None, error, derived=True)
 
+    def rejudge_references(self) -> tuple[bool, list[ECIProfile]]:
+        """The VSwitches changed: judge every ECIProfile with vSwitchIds again (changed?, newly valid)."""
+        changed, valid = False, []
+        for name, entry in list(self._entries.items()):
+            if entry.derived or not (entry.body.get("spec") or {}).get("vSwitchIds"):
+                continue
+            before = (entry.valid, entry.error)
+            profile = self._judge(name, entry.body)
+            after = self._entries[name]
+            if profile is not None:
+                valid.append(profile)
+            changed = changed or before != (after.valid, after.error)
+        return changed, valid
+
     def _judge(self, name: str, body: dict[str, Any], *, derived: bool = False) -> ECIProfile | None:
         """Record ``body``; it takes effect if it validates, else the last valid version stays."""
         entry = self._entries.get(name)
         previous = entry.valid if entry else None
         try:
-            profile = ECIProfile.model_validate(body)
+            expanded = {**body, "spec": expand_references(body.get("spec") or {}, self.inventory)}
+        except DomainError as error:
+            self._entries[name] = ProfileEntry(body, previous, str(error), derived)
+            return None
+        try:
+            profile = ECIProfile.model_validate(expanded)
         except ValidationError as exc:
             # (a derived profile's reader wants field-level messages, in an Event; an ECIProfile's
             # condition keeps pydantic's own text)
@@ -92,7 +115,7 @@ class ProfileCache:
             self._entries[name] = ProfileEntry(body, previous, "; ".join(str(p) for p in problems), derived)
             return None
         self._entries[name] = ProfileEntry(body, profile, None, derived)
-        return profile
+        return profile  # (its spec.vSwitches include the resolved references)
 
     def update_body(self, body: dict[str, Any]) -> None:
         """The answer of our own status write."""

@@ -115,7 +115,9 @@ class AdmissionServer:
         body = req.get("object") or {}
         name = str(req.get("name") or (body.get("metadata") or {}).get("name") or "")
         others = {n: p.spec for n, p in self.caches.profiles.valid().items() if n != name}
-        errors = rules.validate_profile_admission(body, old_body=req.get("oldObject"), others=others)
+        errors = rules.validate_profile_admission(
+            body, old_body=req.get("oldObject"), others=others, vswitches=self.caches.profiles.inventory
+        )
         if not errors:
             return {"allowed": True}
         log.info("admission.denied", kind="ECIProfile", name=name, problems=len(errors))
