@@ -159,7 +159,14 @@ async def test_a_bad_edit_keeps_the_old_configuration_and_warns(
     )
     await wait_for(lambda: node_ready(api, node_a), 30, what=f"node {node_a} Ready")
     bad = {"data": {"selectors": "[{", "vSwitchIds": f"{ask['vsw_a']},vsw-nope"}}
-    kubectl("-n", "kube-system", "patch", "configmap", "eci-profile", "-p", json.dumps(bad))
+    patch = ("-n", "kube-system", "patch", "configmap", "eci-profile", "-p", json.dumps(bad))
+    refused = kubectl(*patch, check=False)
+    assert refused.returncode != 0  # the validating webhook, with the messages of the Event below
+    assert "data.vSwitchIds: 'vsw-nope' is not valid: no such vSwitch" in refused.stderr
+    assert (await core.read_namespaced_config_map("eci-profile", "kube-system")).data == data
+    # An edit the webhook did not see (made while the operator was down; here: the opt-out label).
+    kubectl("-n", "kube-system", "label", "configmap", "eci-profile", "eci.ask.dev/skip-admission=true")
+    kubectl(*patch)
 
     async def warned() -> str | None:
         events = await core.list_namespaced_event(

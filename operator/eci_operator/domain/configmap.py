@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eci_operator.domain.errors import DomainError
+from eci_operator.domain.errors import DomainError, DomainErrors
+from eci_operator.domain.profiles import load_profile
 
 USED_KEYS = ("vSwitchIds", "securityGroupId", "vpcId", "selectors", "enableLinuxArm64Node")
 # Keys of the real ConfigMap (eci.md section 1) that the emulator does not model.
@@ -204,3 +205,20 @@ def configmap_to_profile(
         "spec": spec,
     }
     return document, ignored
+
+
+def configmap_problems(
+    data: Mapping[str, Any], *, vswitches: Mapping[str, KnownVSwitch], name: str, source: str
+) -> list[DomainError]:
+    """Why a ConfigMap's data would not take effect (empty: it would), for the admission webhook.
+
+    The same judgement as the operator's (this conversion, then the ECIProfile model and domain checks).
+    """
+    try:
+        document, _ = configmap_to_profile(data, vswitches=vswitches, region=None, name=name, source=source)
+        load_profile(document)
+    except DomainErrors as errors:
+        return list(errors.errors)
+    except DomainError as error:
+        return [error]
+    return []
