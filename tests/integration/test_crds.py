@@ -172,3 +172,16 @@ def test_a_vswitch_keeps_its_zone_and_cidr(crds: None, kubectl: Any) -> None:
         assert "cidrBlock is immutable" in done.stderr
     finally:
         kubectl("delete", "vswitch", "vsw-crd-immutable", "--ignore-not-found")
+
+
+def test_a_profile_may_name_vswitch_objects_instead_of_inline_ones(crds: None, kubectl: Any) -> None:
+    refs = _profile(vSwitchIds=["vsw-a"])
+    del refs["spec"]["vSwitches"]
+    refs["metadata"]["labels"] = {"eci.ask.dev/skip-admission": "true"}  # the schema under test
+    done = _dry_run(kubectl, refs)
+    assert done.returncode == 0, done.stderr
+    neither = _profile()
+    del neither["spec"]["vSwitches"]
+    done = _dry_run(kubectl, neither)
+    assert done.returncode != 0
+    assert "at least one vSwitch, inline in vSwitches or a VSwitch object named in vSwitchIds" in done.stderr
