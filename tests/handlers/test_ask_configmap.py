@@ -277,3 +277,20 @@ async def test_inline_vswitches_and_references_serve_together(harness: Harness) 
     await harness.settle()
     nodes = {n["metadata"]["name"] for n in harness.server.all("nodes")}
     assert nodes == {NODE_I, NODE_J}
+
+
+async def test_the_webhook_refuses_an_edit_that_would_not_take_effect(harness: Harness) -> None:
+    from eci_operator.handlers.admission.server import AdmissionServer
+
+    await demo(harness)
+    server = AdmissionServer(harness.operator.caches)
+    old = harness.server.get("configmaps", "kube-system", "eci-profile") or {}
+    bad = {**old, "data": {**old["data"], "selectors": "[{"}}
+    answer = await server.validate_eci_profile_configmap({"object": bad, "oldObject": old})
+    assert answer["allowed"] is False
+    message = answer["status"]["message"]
+    assert message.startswith("ConfigMap kube-system/eci-profile: data.selectors: '[{' is not valid")
+    relabelled = {**old, "metadata": {**old["metadata"], "labels": {"a": "b"}}}
+    assert (await server.validate_eci_profile_configmap({"object": relabelled, "oldObject": old}))["allowed"]
+    good = {**old, "data": {**old["data"], "securityGroupId": "sg-2"}}
+    assert (await server.validate_eci_profile_configmap({"object": good, "oldObject": old}))["allowed"]
