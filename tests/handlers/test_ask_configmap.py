@@ -294,3 +294,17 @@ async def test_the_webhook_refuses_an_edit_that_would_not_take_effect(harness: H
     assert (await server.validate_eci_profile_configmap({"object": relabelled, "oldObject": old}))["allowed"]
     good = {**old, "data": {**old["data"], "securityGroupId": "sg-2"}}
     assert (await server.validate_eci_profile_configmap({"object": good, "oldObject": old}))["allowed"]
+
+
+async def test_no_ask_configmap_watches_no_configmap(harness: Harness) -> None:
+    import dataclasses
+
+    from eci_operator.handlers.operator import Operator
+
+    old = harness.operator
+    settings = dataclasses.replace(old.settings, ask_configmap=False)
+    quiet = Operator(old.client, harness.runtime, settings, clock=harness.clock, events=old.events)
+    assert "ConfigMap" not in {i.kind for i in quiet.informers}
+    assert {"ConfigMap", "VSwitch"} <= {i.kind for i in old.informers}
+    (configmaps,) = [i for i in old.informers if i.kind == "ConfigMap"]
+    assert configmaps.params == {"fieldSelector": "metadata.name=eci-profile"}  # what the Role allows
