@@ -50,6 +50,7 @@ eci-operator is starting (logs below). ASK's demo through ASK's own objects, in 
   (RUN_PROFILE=eciprofile make run: the sample ECIProfile instead; both may serve, in different zones)
 TXT
 cat <<TXT
+
 More:
   kubectl get pods -o wide && kubectl get cg                # instance spec, zone and IP of each pod
   kubectl describe pod -l app=web | grep -A8 Events         # ECI's events
