@@ -173,6 +173,8 @@ async def test_a_fixed_edit_takes_effect(harness: Harness) -> None:
     good = [{"name": "big", "effect": {"annotations": {"k8s.aliyun.com/eci-use-specs": "ecs.g7.xlarge"}}}]
     edit(harness, selectors=json.dumps(good))
     await harness.settle()
+    applied = events(harness, "ConfigurationApplied")
+    assert sum(e.get("count", 1) for e in applied) == 2  # at creation, and again once fixed
     harness.pod("web", node=NODE_I)
     await harness.settle()
     group = harness.server.get("containergroups", "ns", "web")

@@ -103,7 +103,7 @@ class AskConfig:
             return changed, None
         if changed and profile is not None:
             zones = ", ".join(profile.spec.zone_ids)
-            self._post("ConfigurationApplied", f"the eci-profile is in effect; zones: {zones}", warning=False)
+            self._post("ConfigurationApplied", f"the eci-profile is in effect; zones: {zones}", once=False)
             log.info("ask_config.applied", zones=zones, vswitches=[v.id for v in profile.spec.vswitches])
         return changed, profile
 
@@ -127,18 +127,18 @@ class AskConfig:
             f"{k} ({'not modelled by the emulator' if k in KNOWN_IGNORED_KEYS else 'unknown key'})"
             for k in keys
         )
-        self._post("IgnoredKeys", f"keys accepted and ignored: {described}", warning=False)
+        self._post("IgnoredKeys", f"keys accepted and ignored: {described}")
 
     def _warn(self, reason: str, message: str) -> None:
         log.warning("ask_config.invalid", configmap=SOURCE, error=message)
-        self._post(reason, message, warning=True)
+        self._post(reason, message, warning=True, once=False)
 
-    def _post(self, reason: str, message: str, *, warning: bool) -> None:
-        """One Event per distinct message for this ConfigMap (a re-evaluation repeats nothing)."""
+    def _post(self, reason: str, message: str, *, warning: bool = False, once: bool = True) -> None:
+        """An Event on the ConfigMap; ``once``: one per distinct message for this ConfigMap."""
         if self.configmap is None:
             return
         uid = uid_of(self.configmap)
-        if (uid, message) in self._reported:
+        if once and (uid, message) in self._reported:
             return
         self._reported.add((uid, message))
         self.events.post(
