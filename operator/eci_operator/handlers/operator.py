@@ -16,11 +16,11 @@ from collections.abc import Callable
 import structlog
 
 from eci_operator.domain.bodies import key_of, meta_of, rv_of, spec_of, uid_of
-from eci_operator.domain.configmap import CONFIGMAP_NAME, CONFIGMAP_NAMESPACE
 from eci_operator.domain.kubetime import parse_time
 from eci_operator.handlers import instruments
 from eci_operator.handlers.announce import Announcer
-from eci_operator.handlers.ask_config import PROFILE_NAME, AskConfig
+from eci_operator.handlers.ask_config import PROFILE_NAME
+from eci_operator.handlers.ask_watch import VSWITCHES_KEY, AskWatch
 from eci_operator.handlers.billing import BillingRecorder
 from eci_operator.handlers.caches import Caches
 from eci_operator.handlers.leases import LeaseRenewer
@@ -31,7 +31,6 @@ from eci_operator.handlers.pod_sync import PodSync
 from eci_operator.handlers.pods import PodController
 from eci_operator.handlers.settings import Settings
 from eci_operator.handlers.store import Body, Key, Store
-from eci_operator.handlers.vswitch_status import VSwitchStatusWriter
 from eci_operator.handlers.workqueue import WorkQueue
 from eci_operator.handlers.zones import ExhaustionWatch
 from eci_operator.kube import paths
@@ -45,7 +44,6 @@ from eci_operator.runtime.protocol import Runtime
 
 log = structlog.get_logger("eci_operator.app")
 NODES_KEY: Key = ("", "__nodes__")  # the queue key under which all virtual nodes are reconciled
-VSWITCHES_KEY: Key = ("", "__vswitches__")  # the queue key of the VSwitches' aggregated status
 RELIST_BUSY_THRESHOLD = 200  # keys in the queue above which a periodic resync waits for the next round
 
 
@@ -99,16 +97,23 @@ class Operator:
             self.announcer,
             self.clock,
         )
-        self.ask = AskConfig(self.caches.profiles, self.events)
-        self.vswitch_status = VSwitchStatusWriter(client, self.ask, self.caches.groups, self.clock)
+        self.ask = AskWatch(
+            client,
+            self.caches,
+            runtime,
+            self.events,
+            self.clock,
+            enqueue=self.queue.add,
+            nodes_changed=lambda: self.queue.add(NODES_KEY),
+        )
         runtime.subscribe(self.queue.add)
         self.informers = self._informers()
         self.tasks: list[asyncio.Task[None]] = []
 
     def _informers(self) -> list[Informer]:
-        """One informer per kind: pods (bound ones), ContainerGroups, our nodes, profiles, namespaces, the
-        VSwitches and (unless turned off) the one eci-profile ConfigMap."""
-        informers = [
+        """One informer per kind: pods (bound ones), ContainerGroups, our nodes, profiles, namespaces, and
+        ASK's own configuration (VSwitches; the eci-profile ConfigMap unless turned off)."""
+        return [
             self._informer(
                 "Pod", paths.pods(), self.on_pod, self.caches.pods, {"fieldSelector": "spec.nodeName!="}
             ),
@@ -130,27 +135,8 @@ class Operator:
                 on_event=self.on_namespace,
                 on_list=self._namespaces_listed,
             ),
-            Informer(
-                self.client,
-                "VSwitch",
-                paths.vswitches(),
-                on_event=self.on_vswitch,
-                on_list=lambda items, rv: self._replace_all(items, self.ask.vswitches, self.on_vswitch),
-            ),
+            *self.ask.informers(configmap=self.settings.ask_configmap),
         ]
-        if self.settings.ask_configmap:
-            single = {"fieldSelector": f"metadata.name={CONFIGMAP_NAME}"}  # (the Role names that one only)
-            informers.append(
-                Informer(
-                    self.client,
-                    "ConfigMap",
-                    paths.configmaps(CONFIGMAP_NAMESPACE),
-                    params=single,
-                    on_event=self.on_configmap,
-                    on_list=self._configmap_listed,
-                )
-            )
-        return informers
 
     def _informer(
         self,
@@ -176,7 +162,7 @@ class Operator:
             if key == NODES_KEY:
                 await self.nodes.reconcile()
             elif key == VSWITCHES_KEY:
-                await self.vswitch_status.write()
+                await self.ask.status.write()
             else:
                 await self.pods.reconcile(key)
         except ApiError as exc:
@@ -242,27 +228,6 @@ class Operator:
         if changed:
             self.queue.add(NODES_KEY)
 
-    def on_vswitch(self, kind: str, body: Body) -> None:
-        if self.ask.on_vswitch(kind, body):
-            self._apply_ask()
-            changed, profiles = self.caches.profiles.rejudge_references()  # ECIProfiles naming VSwitches
-            for profile in profiles:
-                self.runtime.configure(profile.spec)
-            if changed:
-                self.queue.add(NODES_KEY)
-            self.queue.add(VSWITCHES_KEY)
-
-    def on_configmap(self, kind: str, body: Body) -> None:
-        if meta_of(body).get("name") == CONFIGMAP_NAME and self.ask.on_configmap(kind, body):
-            self._apply_ask()
-
-    def _apply_ask(self) -> None:
-        changed, profile = self.ask.evaluate()
-        if profile is not None:
-            self.runtime.configure(profile.spec)
-        if changed:
-            self.queue.add(NODES_KEY)
-
     def on_namespace(self, kind: str, body: Body) -> None:
         name = str(meta_of(body).get("name"))
         if kind == "DELETED":
@@ -296,24 +261,6 @@ class Operator:
             if name not in names and entry is not None and not entry.derived:
                 self.on_profile("DELETED", {"metadata": {"name": name}})
                 log.info("cache.missed_deletion", kind="ECIProfile", name=name)
-
-    @staticmethod
-    def _replace_all(
-        items: list[Body], current: dict[str, Body], on_event: Callable[[str, Body], None]
-    ) -> None:
-        """A fresh list of a small cluster-scoped kind: take every item, drop what the list no longer has."""
-        names = {str(meta_of(i).get("name")) for i in items}
-        for item in items:
-            on_event("ADDED", item)
-        for name, body in list(current.items()):
-            if name not in names:
-                on_event("DELETED", body)
-
-    def _configmap_listed(self, items: list[Body], list_rv: int) -> None:
-        if items:
-            self.on_configmap("ADDED", items[0])
-        elif self.ask.configmap is not None:
-            self.on_configmap("DELETED", self.ask.configmap)
 
     def _namespaces_listed(self, items: list[Body], list_rv: int) -> None:
         self.caches.namespaces.clear()
@@ -351,7 +298,8 @@ class Operator:
             self.tasks.append(asyncio.create_task(informer.run(), name=f"eci-watch-{informer.kind}"))
         self.tasks.append(asyncio.create_task(self.leases.run(), name="eci-leases"))
         self.tasks.append(asyncio.create_task(self.resync_loop(), name="eci-resync"))
-        self.tasks.append(asyncio.create_task(self.vswitch_loop(), name="eci-vswitch-status"))
+        vswitch_status = self.ask.status_loop(self.settings.vswitch_status_seconds)
+        self.tasks.append(asyncio.create_task(vswitch_status, name="eci-vswitch-status"))
 
     async def stop(self, *, drain_seconds: float = 10.0) -> None:
         with contextlib.suppress(TimeoutError):
@@ -385,10 +333,3 @@ class Operator:
                 log.info("resync.deferred", queued=len(self.queue))  # a burst is under way: look next time
                 continue
             self.resync()
-
-    async def vswitch_loop(self) -> None:
-        """The VSwitches' addresses in use, refreshed periodically (a write only where a count changed)."""
-        while True:
-            await asyncio.sleep(self.settings.vswitch_status_seconds)
-            if self.ask.vswitches:
-                self.queue.add(VSWITCHES_KEY)
