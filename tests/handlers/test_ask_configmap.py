@@ -310,3 +310,24 @@ async def test_no_ask_configmap_watches_no_configmap(harness: Harness) -> None:
     assert {"ConfigMap", "VSwitch"} <= {i.kind for i in old.informers}
     (configmaps,) = [i for i in old.informers if i.kind == "ConfigMap"]
     assert configmaps.params == {"fieldSelector": "metadata.name=eci-profile"}  # what the Role allows
+
+
+async def test_profile_wide_simulation_knobs_are_configmap_annotations(harness: Harness) -> None:
+    await demo(harness)
+    knobs = {"simulation.eci.ask.dev/seed": "7", "simulation.eci.ask.dev/startupDelaySeconds": "2.5"}
+    harness.request("PATCH", f"{CM}/eci-profile", {"metadata": {"annotations": knobs}})
+    await harness.settle()
+    profile = harness.operator.caches.profiles.get(PROFILE)
+    assert profile is not None
+    assert (profile.spec.simulation.seed, profile.spec.simulation.startup_delay_seconds) == (7, 2.5)
+    bad = {"simulation.eci.ask.dev/startupDelaySeconds": "soon"}
+    harness.request("PATCH", f"{CM}/eci-profile", {"metadata": {"annotations": bad}})
+    await harness.settle()
+    warning = events(harness, "InvalidConfiguration")[-1]["message"]
+    assert (
+        "metadata.annotations['simulation.eci.ask.dev/startupDelaySeconds']: 'soon' is not valid" in warning
+    )
+    assert "the previous configuration keeps serving" in warning
+    profile = harness.operator.caches.profiles.get(PROFILE)
+    assert profile is not None
+    assert profile.spec.simulation.startup_delay_seconds == 2.5

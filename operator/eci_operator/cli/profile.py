@@ -127,8 +127,14 @@ def run_from_configmap(args: argparse.Namespace) -> int:
             raise InputError(f"{source}: no ConfigMap found (expected the kube-system/eci-profile ConfigMap)")
         data = _data(doc, source)
         vswitches = _checked_vswitches(data, parse_vswitch_options(args.vswitch), source)
+        annotations = (doc.get("metadata") or {}).get("annotations") or {}
         document, ignored = configmap_to_profile(
-            data, vswitches=vswitches, region=args.region, name=args.name, source=source
+            data,
+            vswitches=vswitches,
+            region=args.region,
+            name=args.name,
+            source=source,
+            annotations=annotations if isinstance(annotations, dict) else {},
         )
     except (InputError, DomainError) as exc:
         return fail(str(exc))

@@ -10,6 +10,7 @@ are ``DomainError``s naming ``data.<key>``, the value and what is allowed.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -142,6 +143,37 @@ def _selectors(data: Mapping[str, Any], source: str) -> list[Any] | None:
     return selectors
 
 
+SIMULATION_PREFIX = "simulation.eci.ask.dev/"  # ConfigMap annotations: the runtime's profile-wide knobs
+SIMULATION_KEYS = {  # annotation name -> (ECIProfile spec.simulation field, type)
+    "seed": ("seed", int),
+    "startupDelaySeconds": ("startupDelaySeconds", float),
+    "startupJitterSeconds": ("startupJitterSeconds", float),
+    "spotReclaimAfterSeconds": ("spotReclaimAfterSeconds", float),
+}
+
+
+def simulation_annotations(annotations: Mapping[str, str]) -> dict[str, Any]:
+    """spec.simulation fields from the ConfigMap's ``simulation.eci.ask.dev/<field>`` annotations."""
+    out: dict[str, Any] = {}
+    allowed = ", ".join(SIMULATION_PREFIX + k for k in SIMULATION_KEYS)
+    for key, text in annotations.items():
+        if not key.startswith(SIMULATION_PREFIX):
+            continue
+        name = key.removeprefix(SIMULATION_PREFIX)
+        if name not in SIMULATION_KEYS:
+            raise DomainError(f"metadata.annotations[{key!r}]", text, "not a simulation setting", allowed)
+        field, kind = SIMULATION_KEYS[name]
+        try:
+            value = kind(text)
+        except ValueError:
+            value = -1
+        if value < 0 or not math.isfinite(value):
+            what = "a whole number >= 0" if kind is int else "a number of seconds >= 0"
+            raise DomainError(f"metadata.annotations[{key!r}]", text, f"not {what}", what)
+        out[field] = value
+    return out
+
+
 def _simulation(ids: list[str], vswitches: Mapping[str, KnownVSwitch]) -> dict[str, Any]:
     """simulation.zones from the vSwitches' own knobs: a zone is down if any of its vSwitches says so."""
     zones: dict[str, dict[str, Any]] = {}
@@ -163,8 +195,10 @@ def configmap_to_profile(
     region: str | None,
     name: str,
     source: str = "<configmap>",
+    annotations: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The ECIProfile document for a ConfigMap's data, and the keys ignored (in the ConfigMap's order)."""
+    """The ECIProfile document for a ConfigMap's data (and its ``simulation.eci.ask.dev/`` annotations),
+    and the keys ignored (in the ConfigMap's order)."""
     ignored = [key for key in data if key not in USED_KEYS]
     ids = vswitch_ids(data, source)
     vpc = string_value(data, "vpcId", source)
@@ -196,7 +230,8 @@ def configmap_to_profile(
     selectors = _selectors(data, source)
     if selectors is not None:
         spec["selectors"] = selectors
-    if simulation := _simulation(ids, vswitches):
+    simulation = {**_simulation(ids, vswitches), **simulation_annotations(annotations or {})}
+    if simulation:
         spec["simulation"] = simulation
     document = {
         "apiVersion": "eci.ask.dev/v1alpha1",
@@ -208,14 +243,21 @@ def configmap_to_profile(
 
 
 def configmap_problems(
-    data: Mapping[str, Any], *, vswitches: Mapping[str, KnownVSwitch], name: str, source: str
+    data: Mapping[str, Any],
+    *,
+    vswitches: Mapping[str, KnownVSwitch],
+    name: str,
+    source: str,
+    annotations: Mapping[str, str] | None = None,
 ) -> list[DomainError]:
     """Why a ConfigMap's data would not take effect (empty: it would), for the admission webhook.
 
     The same judgement as the operator's (this conversion, then the ECIProfile model and domain checks).
     """
     try:
-        document, _ = configmap_to_profile(data, vswitches=vswitches, region=None, name=name, source=source)
+        document, _ = configmap_to_profile(
+            data, vswitches=vswitches, region=None, name=name, source=source, annotations=annotations
+        )
         load_profile(document)
     except DomainErrors as errors:
         return list(errors.errors)

@@ -90,6 +90,7 @@ class AskConfig:
                 region=None,
                 name=PROFILE_NAME,
                 source=SOURCE,
+                annotations=meta.get("annotations") or {},
             )
         except DomainError as error:
             return self._reject({"spec": {"unbuilt": dict(data)}}, str(error))

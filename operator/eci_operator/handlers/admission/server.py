@@ -21,7 +21,7 @@ from aiohttp import web
 from eci_operator.domain import admission as rules
 from eci_operator.domain import pod_mutation as mutation
 from eci_operator.domain import webhooks
-from eci_operator.domain.configmap import configmap_problems
+from eci_operator.domain.configmap import SIMULATION_PREFIX, configmap_problems
 from eci_operator.domain.nodes import incumbents
 from eci_operator.handlers.ask_config import PROFILE_NAME, SOURCE
 from eci_operator.handlers.caches import Caches
@@ -134,12 +134,23 @@ class AdmissionServer:
         body = req.get("object") or {}
         old = req.get("oldObject") or {}
         data = body.get("data") or {}
-        if old and (old.get("data") or {}) == data:
-            return {"allowed": True}  # labels, annotations: always allowed
+        annotations = (body.get("metadata") or {}).get("annotations") or {}
+        simulation = {k: v for k, v in annotations.items() if k.startswith(SIMULATION_PREFIX)}
+
+        def old_simulation() -> dict[str, str]:
+            meta = (old.get("metadata") or {}).get("annotations") or {}
+            return {k: v for k, v in meta.items() if k.startswith(SIMULATION_PREFIX)}
+
+        if old and (old.get("data") or {}) == data and old_simulation() == simulation:
+            return {"allowed": True}  # labels, other annotations: always allowed
         deadline = asyncio.get_running_loop().time() + VSWITCH_WAIT_SECONDS
         while True:
             errors = configmap_problems(
-                data, vswitches=self.caches.profiles.inventory, name=PROFILE_NAME, source=SOURCE
+                data,
+                vswitches=self.caches.profiles.inventory,
+                name=PROFILE_NAME,
+                source=SOURCE,
+                annotations=simulation,
             )
             # A VSwitch applied a moment ago may not be in the cache yet: give its watch event a moment.
             unknown = any("no such vSwitch" in e.why for e in errors)
