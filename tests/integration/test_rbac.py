@@ -102,6 +102,34 @@ def test_the_token_cannot_read_secrets(sa_kubeconfig: Path, kubectl_bin: str) ->
     assert as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", "patch", "nodes/status").stdout.strip() == "yes"
 
 
+def test_the_token_reads_the_eci_profile_configmap_and_no_other(
+    sa_kubeconfig: Path, kubectl_bin: str
+) -> None:
+    def can(*args: str) -> str:
+        return as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", *args).stdout.strip()
+
+    assert can("get", "configmaps/eci-profile", "-n", "kube-system") == "yes"
+    assert can("watch", "configmaps/eci-profile", "-n", "kube-system") == "yes"
+    assert can("get", "configmaps", "-n", "kube-system") == "no"  # any other name
+    assert can("list", "configmaps", "-n", "default") == "no"
+    assert can("patch", "configmaps/eci-profile", "-n", "kube-system") == "no"  # it only reads it
+    got = as_sa(kubectl_bin, sa_kubeconfig, "get", "configmap", "kube-root-ca.crt", "-n", "kube-system")
+    assert got.returncode != 0
+    assert "Forbidden" in got.stderr
+    listed = as_sa(
+        kubectl_bin,
+        sa_kubeconfig,
+        "get",
+        "configmaps",
+        "-n",
+        "kube-system",
+        "--field-selector=metadata.name=eci-profile",
+    )
+    assert listed.returncode == 0, listed.stderr  # list by field selector: what its informer does
+    assert can("list", "vswitches.eci.ask.dev") == "yes"
+    assert can("patch", "vswitches.eci.ask.dev", "--subresource=status") == "yes"
+
+
 async def test_the_operator_with_its_service_account_serves_the_main_scenario(
     api: ApiClient,
     namespace: str,

@@ -52,6 +52,17 @@ class Settings:
         "reach the webhooks through this Service (port 443) instead of a URL (e.g. eci-system/eci-operator)",
         metavar="NAMESPACE/NAME",
     )
+    ask_configmap: bool = setting(
+        True,
+        "serve virtual nodes from ASK's kube-system/eci-profile ConfigMap and the VSwitch objects "
+        "(--no-ask-configmap: ECIProfiles only)",
+    )
+    vswitch_status_seconds: float = setting(
+        10.0,
+        "refresh the VSwitches' addresses in use this often",
+        flag=False,
+        env="ECI_VSWITCH_STATUS_SECONDS",
+    )
     resync_seconds: float = setting(
         60.0, "look at everything again this often", flag=False, env="ECI_RESYNC_SECONDS"
     )

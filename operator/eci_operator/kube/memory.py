@@ -27,7 +27,9 @@ from typing import Any
 from eci_operator.kube.selectors import matches_fields, matches_labels
 
 Obj = dict[str, Any]
-WITH_STATUS = frozenset({"pods", "nodes", "namespaces", "containergroups", "eciprofiles", "imagecaches"})
+WITH_STATUS = frozenset(
+    {"pods", "nodes", "namespaces", "containergroups", "eciprofiles", "imagecaches", "vswitches"}
+)
 KINDS = {
     "pods": "Pod",
     "nodes": "Node",
@@ -36,6 +38,7 @@ KINDS = {
     "events": "Event",
     "containergroups": "ContainerGroup",
     "eciprofiles": "ECIProfile",
+    "vswitches": "VSwitch",
     "configmaps": "ConfigMap",
     "validatingwebhookconfigurations": "ValidatingWebhookConfiguration",
     "mutatingwebhookconfigurations": "MutatingWebhookConfiguration",

@@ -82,3 +82,15 @@ def image_cache_status(name: str) -> str:
 
 def secret(namespace: str, name: str) -> str:
     return f"/api/v1/namespaces/{namespace}/secrets/{name}"
+
+
+def vswitches() -> str:
+    return f"{CG_BASE}/vswitches"
+
+
+def vswitch_status(name: str) -> str:
+    return f"{vswitches()}/{name}/status"
+
+
+def configmaps(namespace: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/configmaps"
