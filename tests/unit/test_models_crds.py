@@ -23,10 +23,15 @@ from pydantic.fields import FieldInfo
 from eci_operator.cli.resolve import POD_KINDS, pod_from_document
 from eci_operator.domain import load_profile, resolve, validate_pod
 from eci_operator.models import ContainerGroup, ECIProfile
+from eci_operator.models.load import Load
 
 CRDS = REPO / "crds"
 EXAMPLES = REPO / "manifests" / "examples"
-MODELS: dict[str, type[BaseModel]] = {"ECIProfile": ECIProfile, "ContainerGroup": ContainerGroup}
+MODELS: dict[str, type[BaseModel]] = {
+    "ECIProfile": ECIProfile,
+    "ContainerGroup": ContainerGroup,
+    "Load": Load,
+}
 
 
 def _crds() -> dict[str, dict[str, Any]]:
@@ -41,9 +46,9 @@ def _schema(kind: str) -> dict[str, Any]:
     return version["schema"]["openAPIV3Schema"]
 
 
-def test_crds_directory_holds_exactly_the_two_crds() -> None:
+def test_crds_directory_holds_exactly_our_crds() -> None:
     files = sorted(p.name for p in CRDS.iterdir())
-    assert files == ["containergroups.yaml", "eciprofiles.yaml"]
+    assert files == ["containergroups.yaml", "eciprofiles.yaml", "loads.yaml"]
     for path in CRDS.iterdir():
         (doc,) = list(yaml.safe_load_all(path.read_text()))
         assert doc["apiVersion"] == "apiextensions.k8s.io/v1"
@@ -55,6 +60,7 @@ def test_crds_directory_holds_exactly_the_two_crds() -> None:
     [
         ("ECIProfile", "eciprofiles", "eciprofile", "ecip", "Cluster"),
         ("ContainerGroup", "containergroups", "containergroup", "cg", "Namespaced"),
+        ("Load", "loads", "load", "ld", "Namespaced"),
     ],
 )
 def test_names_scope_and_subresources(kind: str, plural: str, singular: str, short: str, scope: str) -> None:
@@ -235,6 +241,10 @@ def test_every_example_validates(name: str, doc: dict[str, Any]) -> None:
         assert load_profile(doc).to_dict()["spec"]
     elif kind == "ContainerGroup":
         ContainerGroup.model_validate(doc)
+    elif kind == "Load":
+        Load.model_validate(doc)
+    elif kind == "HorizontalPodAutoscaler":
+        assert doc["apiVersion"] == "autoscaling/v2"
     else:
         assert kind in POD_KINDS, f"{name}: no model or check for kind {kind}"
         pod, _ = pod_from_document(doc)
