@@ -99,22 +99,27 @@ def test_memory_ramps_in_bytes() -> None:
 def test_spread_evenly_then_capped_with_unserved() -> None:
     assert spread(4, [2, 2, 2, 2]) == ([1, 1, 1, 1], 0.0)
     shares, left = spread(6, [1, 4, 4])
-    assert shares == pytest.approx([1, 2.5, 2.5]) and left == 0.0
+    assert shares == pytest.approx([1, 2.5, 2.5])
+    assert left == 0.0
     shares, left = spread(10, [1, 2, 2])
-    assert shares == pytest.approx([1, 2, 2]) and left == pytest.approx(5)
+    assert shares == pytest.approx([1, 2, 2])
+    assert left == pytest.approx(5)
     assert spread(3, []) == ([], 3)
 
 
 def test_scaling_out_lowers_each_share() -> None:
     one, _ = spread(4, [2])
     eight, left = spread(4, [2] * 8)
-    assert one == [2] and eight == [0.5] * 8 and left == 0
+    assert one == [2]
+    assert eight == [0.5] * 8
+    assert left == 0
 
 
 def test_jitter_is_deterministic_and_bounded() -> None:
     ws = [weight(7, f"uid-{i}", 15, 0.2) for i in range(50)]
     assert ws == [weight(7, f"uid-{i}", 15, 0.2) for i in range(50)]
-    assert all(0.8 <= w <= 1.2 for w in ws) and len(set(ws)) > 1
+    assert all(0.8 <= w <= 1.2 for w in ws)
+    assert len(set(ws)) > 1
     assert weight(7, "uid-1", 15, 0.0) == 1.0
     shares, _ = spread(3, [2, 2, 2], ws[:3])
     assert sum(shares) == pytest.approx(3)
@@ -142,7 +147,8 @@ def test_unserved_demand_when_pods_are_full() -> None:
         ("ns", "l"), spec(schedule=[{"durationSeconds": 60, "cpu": "10"}], perPod={"cpu": "0"}), T0
     )
     report = Meter().advance(at(1), [pod("a", vcpu=2), pod("b", vcpu=2)], [load]).loads[("ns", "l")]
-    assert report.served_cpu == pytest.approx(4) and report.unserved_cpu == pytest.approx(6)
+    assert report.served_cpu == pytest.approx(4)
+    assert report.unserved_cpu == pytest.approx(6)
 
 
 def test_counters_integrate_a_ramp_and_only_grow() -> None:
@@ -175,7 +181,8 @@ def test_node_counter_never_goes_down_when_pods_leave() -> None:
     a, b = pod("a", **{CPU_USAGE_ANNOTATION: "1"}), pod("b", **{CPU_USAGE_ANNOTATION: "1"})
     first = meter.advance(at(10), [a, b], []).nodes["n1"].cpu_seconds
     second = meter.advance(at(20), [a], []).nodes["n1"].cpu_seconds
-    assert first == pytest.approx(20) and second == pytest.approx(30)
+    assert first == pytest.approx(20)
+    assert second == pytest.approx(30)
 
 
 def test_idle_default_and_fixed_annotations() -> None:
@@ -201,8 +208,8 @@ def test_fixed_usage_annotations(
 ) -> None:
     fixed = fixed_usage(annotations, 2.0, 4 * GI)
     assert (fixed.cpu, fixed.memory) == (cpu, memory)
-    assert [name for name, _ in fixed.problems] == ([problem] if problem else [])
-    for name, message in fixed.problems:
+    assert [name for name, _, _ in fixed.problems] == ([problem] if problem else [])
+    for name, _, message in fixed.problems:
         assert name in message
 
 

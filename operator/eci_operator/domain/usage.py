@@ -33,6 +33,9 @@ MEMORY_USAGE_ANNOTATION = f"{GROUP}/memory-usage"
 IDLE_CPU = 0.001  # cores (1m)
 IDLE_MEMORY = 16 * 2**20  # bytes (16Mi)
 STEP_SECONDS = 1.0
+# Event reasons of a bad fixed-usage annotation (a Warning on the pod)
+INVALID = "InvalidUsageAnnotation"
+CAPPED = "UsageAboveInstance"
 NO_DEMAND = Demand(0.0, 0.0)
 
 
@@ -42,11 +45,11 @@ class Fixed:
 
     cpu: float | None = None
     memory: float | None = None
-    problems: tuple[tuple[str, str], ...] = ()  # (annotation, message)
+    problems: tuple[tuple[str, str, str], ...] = ()  # (annotation, event reason, message)
 
 
 def _fixed_one(
-    annotations: Mapping[str, str], name: str, cap: float, unit: str, problems: list[tuple[str, str]]
+    annotations: Mapping[str, str], name: str, cap: float, unit: str, problems: list[tuple[str, str, str]]
 ) -> float | None:
     raw = annotations.get(name)
     if raw is None:
@@ -54,14 +57,18 @@ def _fixed_one(
     try:
         value = float(parse_quantity(raw.strip(), field=name))
     except DomainError as exc:
-        problems.append((name, f"{exc}; the annotation is ignored"))
+        problems.append((name, INVALID, f"{exc}; the annotation is ignored"))
         return None
     if value < 0:
-        problems.append((name, f"annotation {name}: {raw!r} is negative; the annotation is ignored"))
+        problems.append((name, INVALID, f"annotation {name}: {raw!r} is negative; the annotation is ignored"))
         return None
     if value > cap:
         problems.append(
-            (name, f"annotation {name}: {raw!r} is above the instance's {_show(cap, unit)}; capped at it")
+            (
+                name,
+                CAPPED,
+                f"annotation {name}: {raw!r} is above the instance's {_show(cap, unit)}; capped at it",
+            )
         )
         return cap
     return value
@@ -73,7 +80,7 @@ def _show(value: float, unit: str) -> str:
 
 def fixed_usage(annotations: Mapping[str, str], cpu_cap: float, memory_cap: float) -> Fixed:
     """Parse the fixed-usage annotations: a malformed one is ignored, one above the instance is capped."""
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str, str]] = []
     cpu = _fixed_one(annotations, CPU_USAGE_ANNOTATION, cpu_cap, "cpu", problems)
     memory = _fixed_one(annotations, MEMORY_USAGE_ANNOTATION, memory_cap, "memory", problems)
     return Fixed(cpu, memory, tuple(problems))

@@ -6,6 +6,8 @@ it). Each virtual node has a port of its own, all served by one aiohttp applicat
 namespace and name, whatever the port. The serving certificate comes from ``eci_operator.certs``; the
 apiserver does not verify kubelet serving certificates unless ``--kubelet-certificate-authority`` is set.
 Pods' output is fictional: the simulated runtime's lifecycle lines and the pod's ``eci.ask.dev/stdout``.
+The resource endpoints (``/metrics/resource``, ``/stats/summary``, ``/pods``, ``/runningpods/``) are
+``handlers.kubelet_resources``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aiohttp import web
 from eci_operator import certs
 from eci_operator.domain.bodies import spec_of
 from eci_operator.domain.kubetime import nano_time
+from eci_operator.handlers.kubelet_resources import ResourceEndpoints
 from eci_operator.handlers.store import Store
 from eci_operator.runtime.protocol import LogEntry, Runtime
 
@@ -45,7 +48,9 @@ def _line(entry: LogEntry, timestamps: bool) -> bytes:
 class KubeletServer:
     """One HTTPS server with a listening site per virtual node port."""
 
-    def __init__(self, runtime: Runtime, pods: Store, node_address: str) -> None:
+    def __init__(
+        self, runtime: Runtime, pods: Store, node_address: str, *, resources: ResourceEndpoints | None = None
+    ) -> None:
         self.runtime = runtime
         self.pods = pods
         self.app = web.Application()
@@ -53,6 +58,7 @@ class KubeletServer:
             [
                 web.get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs),
                 web.get("/healthz", self.healthz),
+                *(resources.routes() if resources is not None else []),
                 web.route("*", "/{verb}/{tail:.*}", self.unsupported),
             ]
         )
@@ -102,7 +108,8 @@ class KubeletServer:
         what = verb if verb in UNSUPPORTED else request.path
         return web.Response(
             status=501,
-            text=f"{what} is not supported by the simulated ECI runtime (eci-operator): only logs are\n",
+            text=f"{what} is not supported by the simulated ECI runtime (eci-operator): logs, "
+            "/metrics/resource, /stats/summary, /pods and /runningpods/ are\n",
         )
 
     async def container_logs(self, request: web.Request) -> web.StreamResponse:

@@ -29,6 +29,7 @@ from eci_operator.handlers.pod_sync import PodSync
 from eci_operator.handlers.pods import PodController
 from eci_operator.handlers.settings import Settings
 from eci_operator.handlers.store import Body, Key, Store
+from eci_operator.handlers.usage import UsageService
 from eci_operator.handlers.workqueue import WorkQueue
 from eci_operator.handlers.zones import ExhaustionWatch
 from eci_operator.kube import paths
@@ -95,6 +96,7 @@ class Operator:
             self.announcer,
             self.clock,
         )
+        self.usage = UsageService(client, self.caches, runtime, self.clock, self.events)
         runtime.subscribe(self.queue.add)
         self.informers = self._informers()
         self.tasks: list[asyncio.Task[None]] = []
@@ -278,6 +280,7 @@ class Operator:
             self.tasks.append(asyncio.create_task(informer.run(), name=f"eci-watch-{informer.kind}"))
         self.tasks.append(asyncio.create_task(self.leases.run(), name="eci-leases"))
         self.tasks.append(asyncio.create_task(self.resync_loop(), name="eci-resync"))
+        self.usage.start()
 
     async def stop(self, *, drain_seconds: float = 10.0) -> None:
         with contextlib.suppress(TimeoutError):
@@ -285,6 +288,7 @@ class Operator:
                 await self.queue.drain()  # finish in-flight writes
         await self.queue.stop()
         await self.billing.stop()
+        await self.usage.stop()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

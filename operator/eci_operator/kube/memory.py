@@ -27,7 +27,7 @@ from typing import Any
 from eci_operator.kube.selectors import matches_fields, matches_labels
 
 Obj = dict[str, Any]
-WITH_STATUS = frozenset({"pods", "nodes", "namespaces", "containergroups", "eciprofiles"})
+WITH_STATUS = frozenset({"pods", "nodes", "namespaces", "containergroups", "eciprofiles", "loads"})
 KINDS = {
     "pods": "Pod",
     "nodes": "Node",
@@ -36,6 +36,7 @@ KINDS = {
     "events": "Event",
     "containergroups": "ContainerGroup",
     "eciprofiles": "ECIProfile",
+    "loads": "Load",
     "configmaps": "ConfigMap",
     "validatingwebhookconfigurations": "ValidatingWebhookConfiguration",
     "mutatingwebhookconfigurations": "MutatingWebhookConfiguration",
