@@ -33,7 +33,7 @@ async def crds(kubectl: Any, api: ApiClient) -> None:
         crd = await extensions.read_custom_resource_definition(name)
         return any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or [])
 
-    for name in ("eciprofiles.eci.ask.dev", "containergroups.eci.ask.dev"):
+    for name in ("eciprofiles.eci.ask.dev", "containergroups.eci.ask.dev", "loads.eci.ask.dev"):
         await wait_for(lambda n=name: established(n), 60, what=f"CRD {name} Established")
 
 
