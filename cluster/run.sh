@@ -18,7 +18,7 @@ kubectl="$root/.cluster/bin/kubectl"
 # kubectl wait fails at once while a new CRD has no conditions yet: try again for up to ~60 s.
 tries=0
 until "$kubectl" wait --for=condition=Established crd/eciprofiles.eci.ask.dev crd/containergroups.eci.ask.dev \
-  --timeout=60s >/dev/null 2>&1; do
+  crd/loads.eci.ask.dev --timeout=60s >/dev/null 2>&1; do
   tries=$((tries + 1))
   [ "$tries" -lt 60 ] || { echo "the CRDs in crds/ did not become Established" >&2; exit 1; }
   sleep 1
@@ -37,6 +37,12 @@ eci-operator is starting (logs below). In another terminal, try:
   kubectl describe pod -l app=web | grep -A8 Events         # ECI's events
   .venv/bin/eci-operator resolve -f manifests/examples/pod.yaml -p manifests/examples/profile.yaml -o text
   curl -s localhost:$metrics_port/metrics | grep eci_operator   # the operator's own figures
+
+  # Elasticity: an HPA on CPU scales a virtual-node Deployment under a Load (README, "Metrics and autoscaling")
+  kubectl apply -f manifests/examples/autoscaling.yaml      # Deployment burst, HPA, Load with a 2-minute step
+  kubectl get hpa burst -w                                  # TARGETS and REPLICAS follow the Load
+  kubectl top pods -l app=burst && kubectl top nodes        # usage from the virtual nodes' kubelet endpoints
+  kubectl get load burst                                    # demand, served, unserved
 
 TXT
 exec "$bin/eci-operator" run --metrics-port "$metrics_port" --liveness "http://127.0.0.1:${LIVENESS_PORT:-8080}/healthz"
