@@ -166,14 +166,8 @@ async def test_an_hpa_scales_a_virtual_node_deployment_out_under_a_load_and_back
     )
     assert status["readyPods"] >= 1
     # the step ends: the demand goes to zero, the pods to their idle usage, the HPA scales back in
-    await custom.patch_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        namespace,
-        "loads",
-        "burst",
-        {"spec": {"schedule": [{"durationSeconds": 1, "cpu": "0"}]}},
-    )
+    end = {"spec": {"schedule": [{"durationSeconds": 1, "cpu": "0"}]}}
+    kubectl("patch", "load", "burst", "-n", namespace, "--type=merge", "-p", json.dumps(end))
 
     async def scaled_in() -> bool:
         got = await apps.read_namespaced_deployment(namespace=namespace, name="web")
