@@ -11,6 +11,8 @@ if [ -n "${KUBECONFIG:-}" ]; then
 else
   "$bin/eci-operator" cluster up
   export KUBECONFIG="$root/.cluster/kubeconfig"
+  # ECI_CLUSTER_NODE_NETWORK=netns: the virtual nodes' address in the cluster's network namespace
+  if [ -f "$root/.cluster/node-network.env" ]; then set -a; . "$root/.cluster/node-network.env"; set +a; fi
 fi
 kubectl="$root/.cluster/bin/kubectl"
 [ -x "$kubectl" ] || kubectl=$(command -v kubectl)

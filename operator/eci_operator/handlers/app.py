@@ -53,7 +53,13 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     op = Operator(client, runtime, op_settings)
     memo.operator = op
     resources = ResourceEndpoints(op.usage, runtime, op.caches.pods, op.caches.nodes)
-    kubelet = KubeletServer(runtime, op.caches.pods, op_settings.node_address, resources=resources)
+    kubelet = KubeletServer(
+        runtime,
+        op.caches.pods,
+        op_settings.node_address,
+        resources=resources,
+        socket_dir=op_settings.kubelet_socket_dir,
+    )
     await kubelet.start()
     op.nodes.serve_ports = kubelet.ensure_ports
     memo.kubelet = kubelet

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -49,7 +50,13 @@ class KubeletServer:
     """One HTTPS server with a listening site per virtual node port."""
 
     def __init__(
-        self, runtime: Runtime, pods: Store, node_address: str, *, resources: ResourceEndpoints | None = None
+        self,
+        runtime: Runtime,
+        pods: Store,
+        node_address: str,
+        *,
+        resources: ResourceEndpoints | None = None,
+        socket_dir: str = "",
     ) -> None:
         self.runtime = runtime
         self.pods = pods
@@ -77,7 +84,10 @@ class KubeletServer:
             ip_addresses=["127.0.0.1"] + ([address] if is_ip and address != "127.0.0.1" else []),
         )
         self.ssl = certs.server_context(pair)
-        self.bind = "127.0.0.1" if address.startswith("127.") else "0.0.0.0"
+        self.bind = "127.0.0.1" if address.startswith("127.") or socket_dir else "0.0.0.0"
+        # The node network of the local control plane relays the nodes' address to these Unix sockets.
+        self.socket_dir = Path(socket_dir) if socket_dir else None
+        self.unix_sites: dict[int, web.UnixSite] = {}
 
     async def start(self) -> None:
         await self.runner.setup()
@@ -95,6 +105,24 @@ class KubeletServer:
             log.info("kubelet.listening", address=self.bind, port=port)
         for port in sorted(set(self.sites) - ports):
             await self.sites.pop(port).stop()
+        if self.socket_dir is not None:
+            await self._ensure_sockets(self.socket_dir, ports)
+
+    async def _ensure_sockets(self, directory: Path, ports: set[int]) -> None:
+        for port in sorted(ports - set(self.unix_sites)):
+            path = directory / f"kubelet-{port}.sock"
+            path.unlink(missing_ok=True)
+            site = web.UnixSite(self.runner, str(path), ssl_context=self.ssl)
+            try:
+                await site.start()
+            except OSError as exc:
+                log.error("kubelet.socket_unavailable", path=str(path), error=str(exc))
+                continue
+            self.unix_sites[port] = site
+            log.info("kubelet.listening", socket=str(path), port=port)
+        for port in sorted(set(self.unix_sites) - ports):
+            await self.unix_sites.pop(port).stop()
+            (directory / f"kubelet-{port}.sock").unlink(missing_ok=True)
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -36,6 +37,16 @@ def kubelet_port(node: Body) -> int | None:
     return int(port) if port else None
 
 
+def request_port(request: web.Request) -> int:
+    """The kubelet port a request came in on: the TCP port, or the N of a ``kubelet-N.sock`` socket."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if isinstance(sockname, str | bytes):
+        name = Path(sockname.decode() if isinstance(sockname, bytes) else sockname).stem
+        digits = name.removeprefix("kubelet-")
+        return int(digits) if digits.isdigit() else 0
+    return int(sockname[1]) if sockname else 0
+
+
 def _pod_list(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": list(items)}
 
@@ -55,8 +66,7 @@ class ResourceEndpoints:
         ]
 
     def _node(self, request: web.Request) -> Body:
-        sockname = request.transport.get_extra_info("sockname") if request.transport else None
-        port = int(sockname[1]) if sockname else 0
+        port = request_port(request)
         for node in self.nodes.items.values():
             if kubelet_port(node) == port:
                 return node

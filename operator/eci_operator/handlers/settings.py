@@ -37,6 +37,13 @@ class Settings:
         env="ECI_NODE_ADDRESS",
     )
     kubelet_port_base: int = setting(10250, "first kubelet port (ports in use are skipped)")
+    kubelet_socket_dir: str = setting(
+        "",
+        "also serve each kubelet port on DIR/kubelet-PORT.sock (the local control plane node network "
+        "relays the virtual nodes' address to these; empty: off)",
+        env="ECI_KUBELET_SOCKET_DIR",
+        metavar="DIR",
+    )
     metrics_port: int = setting(8081, "Prometheus /metrics port (0 disables)")
     metrics_address: str = setting("0.0.0.0", "address the metrics endpoint binds")
     webhooks: bool = setting(True, "serve and register the admission webhooks (--no-webhooks turns them off)")
