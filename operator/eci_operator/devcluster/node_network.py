@@ -1,13 +1,15 @@
 """An address for the virtual nodes that the apiserver will proxy to: a network namespace of our own.
 
 The apiserver's node proxy (``kubectl get --raw /api/v1/nodes/NODE/proxy/...``) refuses loopback
-addresses, and the virtual nodes' InternalIP is 127.0.0.1 on the local control plane. With
-``ECI_CLUSTER_NODE_NETWORK=netns`` (root only) ``cluster up`` also creates a network namespace for this
-cluster, a veth pair into it (``10.233.K.1`` on this side, ``10.233.K.2`` in it, K from the cluster
-directory), and ``devcluster.forwarder`` inside it, which relays ``10.233.K.2:<port>`` to the Unix socket
-the operator serves for that kubelet port. Nothing outside this machine is involved: the namespace's only
-link is the veth pair. ``cluster down`` removes all of it. ``node-network.env`` tells the operator
+addresses, and the virtual nodes' InternalIP would be 127.0.0.1 on the local control plane. Where it can
+(root, iproute2) ``cluster up`` also creates a network namespace for this cluster, a veth pair into it
+(``10.233.K.1`` on this side, ``10.233.K.2`` in it, K from the cluster directory), and
+``devcluster.forwarder`` inside it, which relays ``10.233.K.2:<port>`` to the Unix socket the operator
+serves for that kubelet port. Nothing outside this machine is involved: the namespace's only link is the
+veth pair. ``cluster down`` removes all of it. ``node-network.env`` tells the operator
 (``ECI_NODE_ADDRESS``, ``ECI_KUBELET_SOCKET_DIR``); ``make run`` and the test harness read it.
+``ECI_CLUSTER_NODE_NETWORK``: ``auto`` (default: the namespace if the machine allows one, else loopback
+with a note), ``netns`` (the namespace or an error), ``loopback`` (nodes at 127.0.0.1, no node proxy).
 """
 
 from __future__ import annotations
@@ -38,8 +40,15 @@ class NodeNetwork:
     forwarder: Recorded
 
 
-def wanted() -> bool:
-    return os.environ.get(ENV_FLAG, "") == "netns"
+def mode() -> str:
+    value = os.environ.get(ENV_FLAG, "auto") or "auto"
+    if value not in ("auto", "netns", "loopback"):
+        raise ClusterError(f"{ENV_FLAG}={value!r} is not one of auto, netns, loopback")
+    return value
+
+
+def possible() -> bool:
+    return os.geteuid() == 0 and shutil.which("ip") is not None
 
 
 def _names(layout: Layout) -> tuple[str, str, str, int]:
@@ -70,15 +79,35 @@ def _ip(*args: str) -> None:
 
 
 def up(layout: Layout, say: Callable[[str], None]) -> NodeNetwork | None:
-    """Create the namespace, the veth pair and the forwarder (or find them up); None unless wanted."""
-    if not wanted():
+    """Create the namespace, the veth pair and the forwarder (or find them up); None on loopback."""
+    wanted = mode()
+    if wanted == "loopback":
         return None
     current = load(layout)
     if current is not None and alive(current.forwarder) and Path(f"/run/netns/{current.netns}").exists():
         return current
     down(layout)
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        raise ClusterError(f"{ENV_FLAG}=netns needs root and iproute2's `ip` (to create a network namespace)")
+    if not possible():
+        if wanted == "netns":
+            raise ClusterError(
+                f"{ENV_FLAG}=netns needs root and iproute2's `ip` (to create a network namespace)"
+            )
+        say(
+            "node network: not root or no `ip`: virtual nodes at 127.0.0.1 "
+            "(the apiserver's node proxy refuses it)"
+        )
+        return None
+    try:
+        return _create(layout, say)
+    except ClusterError as exc:
+        down(layout)
+        if wanted == "netns":
+            raise
+        say(f"node network: {exc}; virtual nodes at 127.0.0.1 (the apiserver's node proxy refuses it)")
+        return None
+
+
+def _create(layout: Layout, say: Callable[[str], None]) -> NodeNetwork:
     netns, host_if, ns_if, k = _names(layout)
     host, node = f"10.233.{k}.1", f"10.233.{k}.2"
     _ip("netns", "add", netns)
@@ -107,8 +136,10 @@ def down(layout: Layout) -> None:
     current = load(layout)
     if current is not None:
         stop(current.forwarder)
-    netns, _, _, _ = _names(layout)
+    netns, host_if, _, _ = _names(layout)
     if Path(f"/run/netns/{netns}").exists():
         _ip("netns", "del", netns)
+    if Path(f"/sys/class/net/{host_if}").exists():  # left by a half-made network (gone with the namespace)
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=30, check=False)
     state_file(layout).unlink(missing_ok=True)
     env_file(layout).unlink(missing_ok=True)
