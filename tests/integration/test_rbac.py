@@ -85,11 +85,11 @@ def test_manifests_apply_with_server_side_dry_run(rbac: None, kubectl: Any) -> N
     assert "examples" not in kubectl("kustomize", str(MANIFESTS)).stdout  # examples are not deployed
 
 
-def test_the_token_cannot_read_secrets(sa_kubeconfig: Path, kubectl_bin: str) -> None:
-    got = as_sa(kubectl_bin, sa_kubeconfig, "get", "secrets", "-n", "default")
+def test_the_token_cannot_get_a_secret_by_name(sa_kubeconfig: Path, kubectl_bin: str) -> None:
+    got = as_sa(kubectl_bin, sa_kubeconfig, "get", "secret", "any", "-n", "default")
     assert got.returncode != 0
     assert "Forbidden" in got.stderr
-    assert "secrets is forbidden" in got.stderr
+    assert 'secrets "any" is forbidden' in got.stderr
     assert as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", "get", "secrets", "-A").stdout.strip() == "no"
     assert (
         as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", "create", "pods", "-n", "default").stdout.strip()

@@ -27,6 +27,7 @@ from eci_operator.handlers.pod_create import GroupCreator
 from eci_operator.handlers.pod_delete import PodFinisher
 from eci_operator.handlers.pod_sync import PodSync
 from eci_operator.handlers.pods import PodController
+from eci_operator.handlers.references import ReferenceWatch
 from eci_operator.handlers.settings import Settings
 from eci_operator.handlers.store import Body, Key, Store
 from eci_operator.handlers.usage import UsageService
@@ -97,6 +98,8 @@ class Operator:
             self.clock,
         )
         self.usage = UsageService(client, self.caches, runtime, self.clock, self.events)
+        self.references = ReferenceWatch(client, self.queue.add)
+        self.pods.references = self.references
         runtime.subscribe(self.queue.add)
         self.informers = self._informers()
         self.tasks: list[asyncio.Task[None]] = []
@@ -275,12 +278,14 @@ class Operator:
         self.events.start()
         self.billing.start()
         self.queue.start()
+        await self.references.prime()
         await self.initial_sync()
         for informer in self.informers:
             self.tasks.append(asyncio.create_task(informer.run(), name=f"eci-watch-{informer.kind}"))
         self.tasks.append(asyncio.create_task(self.leases.run(), name="eci-leases"))
         self.tasks.append(asyncio.create_task(self.resync_loop(), name="eci-resync"))
         self.usage.start()
+        self.references.start()
 
     async def stop(self, *, drain_seconds: float = 10.0) -> None:
         with contextlib.suppress(TimeoutError):
@@ -289,6 +294,7 @@ class Operator:
         await self.queue.stop()
         await self.billing.stop()
         await self.usage.stop()
+        await self.references.stop()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

@@ -38,6 +38,7 @@ KINDS = {
     "eciprofiles": "ECIProfile",
     "loads": "Load",
     "configmaps": "ConfigMap",
+    "secrets": "Secret",
     "validatingwebhookconfigurations": "ValidatingWebhookConfiguration",
     "mutatingwebhookconfigurations": "MutatingWebhookConfiguration",
 }
