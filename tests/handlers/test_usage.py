@@ -103,3 +103,36 @@ async def test_resource_metrics_and_summary_of_a_node(harness: Harness) -> None:
     assert samples[("scrape_error", "")] == 0
     body = summary(reading, NODE, reading.at, [(("ns", "a"), "uid", reading.at)])
     assert body["pods"][0]["cpu"]["usageNanoCores"] == 250_000_000
+
+
+async def test_a_pod_waits_for_a_missing_secret_and_starts_once_it_exists(harness: Harness) -> None:
+    harness.profile()
+    await harness.settle()
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "needs"},
+        "spec": {
+            "nodeName": NODE,
+            "containers": [
+                {"name": "app", "image": "nginx", "envFrom": [{"secretRef": {"name": "db"}}]},
+            ],
+            "volumes": [{"name": "cfg", "configMap": {"name": "opt", "optional": True}}],
+        },
+    }
+    harness.request("POST", "/api/v1/namespaces/ns/pods", body)
+    await harness.settle()
+    pod = harness.server.get("pods", "ns", "needs")
+    assert pod is not None
+    assert pod["status"]["phase"] == "Pending"
+    waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting == {"reason": "CreateContainerConfigError", "message": 'secret "db" not found'}
+    assert harness.server.get("containergroups", "ns", "needs") is None
+    assert "MandatorySecretNotFound" in harness.events("needs")
+    harness.request("POST", "/api/v1/namespaces/ns/secrets", {"metadata": {"name": "db"}, "data": {}})
+    await harness.settle()
+    await harness.advance(5)
+    pod = harness.server.get("pods", "ns", "needs")
+    assert pod is not None
+    assert pod["status"]["phase"] == "Running"
+    assert "OptionalConfigMapNotFound" in harness.events("needs")
