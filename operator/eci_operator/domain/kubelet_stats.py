@@ -11,7 +11,7 @@ Pure: it renders what ``domain.usage`` read, nothing else.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eci_operator.domain.kubetime import stamp
@@ -43,35 +43,39 @@ def _label(value: str) -> str:
 
 def resource_metrics(reading: Reading, node: str, pods: Sequence[Key]) -> str:
     """The ``/metrics/resource`` text of ``node`` for the pods bound to it (in ``pods`` order)."""
-    ms = int(reading.at.timestamp() * 1000)
+    ms = f" {int(reading.at.timestamp() * 1000)}\n"
     containers = [c for key in pods for c in reading.containers.get(key, ())]
+    labels = [_container_labels(c) for c in containers]
     out: list[str] = []
 
-    def series(name: str, rows: list[tuple[str, float]]) -> None:
+    def series(name: str, rows: Iterable[tuple[str, float]]) -> None:
         out.append(_header(name))
-        out.extend(f"{name}{labels} {value!r} {ms}\n" for labels, value in rows)
+        out.extend(f"{name}{label} {value!r}{ms}" for label, value in rows)
 
-    def ctr(c: ContainerReading) -> str:
-        return f'{{container="{_label(c.name)}",namespace="{_label(c.pod[0])}",pod="{_label(c.pod[1])}"}}'
-
-    series("container_cpu_usage_seconds_total", [(ctr(c), c.cpu_seconds) for c in containers])
-    series("container_memory_working_set_bytes", [(ctr(c), float(int(c.memory))) for c in containers])
-    series("container_start_time_seconds", [(ctr(c), c.started.timestamp()) for c in containers])
+    series("container_cpu_usage_seconds_total", zip(labels, (c.cpu_seconds for c in containers), strict=True))
+    series(
+        "container_memory_working_set_bytes",
+        zip(labels, (float(int(c.memory)) for c in containers), strict=True),
+    )
+    series(
+        "container_start_time_seconds", zip(labels, (c.started.timestamp() for c in containers), strict=True)
+    )
     state = reading.nodes.get(node, NodeReading())
     series("node_cpu_usage_seconds_total", [("", state.cpu_seconds)])
     series("node_memory_working_set_bytes", [("", float(int(state.memory)))])
-    by_pod = [(key, reading.containers[key]) for key in pods if key in reading.containers]
-    series(
-        "pod_cpu_usage_seconds_total",
-        [(_pod_labels(key), sum(c.cpu_seconds for c in cs)) for key, cs in by_pod],
-    )
+    by_pod = [(_pod_labels(key), reading.containers[key]) for key in pods if key in reading.containers]
+    series("pod_cpu_usage_seconds_total", [(label, sum(c.cpu_seconds for c in cs)) for label, cs in by_pod])
     series(
         "pod_memory_working_set_bytes",
-        [(_pod_labels(key), float(int(sum(c.memory for c in cs)))) for key, cs in by_pod],
+        [(label, float(int(sum(c.memory for c in cs)))) for label, cs in by_pod],
     )
     out.append(_header("scrape_error"))
     out.append("scrape_error 0\n")
     return "".join(out)
+
+
+def _container_labels(c: ContainerReading) -> str:
+    return f'{{container="{_label(c.name)}",namespace="{_label(c.pod[0])}",pod="{_label(c.pod[1])}"}}'
 
 
 def _pod_labels(key: Key) -> str:

@@ -90,6 +90,22 @@ class Schedule:
         extra = sum(cpu for start, end, cpu in self.spikes if start <= seconds < end)
         return Demand(demand.cpu + extra, demand.memory) if extra else demand
 
+    def breakpoints(self, start: float, end: float) -> list[float]:
+        """Seconds strictly between ``start`` and ``end`` where the demand jumps or changes slope."""
+        edges = sorted(
+            {s.start for s in self.segments} | {a for a, _, _ in self.spikes} | {b for _, b, _ in self.spikes}
+        )
+        edges = [e for e in edges if e < self.length] + [self.length]
+        found: list[float] = []
+        first_cycle = max(0, int(start // self.length)) if self.repeat else 0
+        last_cycle = int(end // self.length) if self.repeat else 0
+        for cycle in range(first_cycle, min(last_cycle, first_cycle + MAX_CYCLES) + 1):
+            found.extend(cycle * self.length + e for e in edges if start < cycle * self.length + e < end)
+        return found
+
+
+MAX_CYCLES = 100  # breakpoints of at most this many cycles per interval (a longer gap is approximated)
+
 
 def spread(
     total: float, caps: Sequence[float], weights: Sequence[float] | None = None

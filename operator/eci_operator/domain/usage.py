@@ -5,21 +5,22 @@ gauge (the working set). Here the usage *rate* of a pod comes from, in this orde
 annotations (``eci.ask.dev/cpu-usage``, ``eci.ask.dev/memory-usage``); else the base of the ``Load`` that
 selects it (``perPod``) plus its share of that Load's demand while the pod is Ready; else the idle default.
 Every pod's usage is capped at its instance's size (the ECI spec, not the request). ``Meter.advance``
-integrates the rates over time into counters (midpoint rule, steps of at most a second), so the counters
-only grow and the rate metrics-server derives from two readings is the mean usage between them. A node's
-counter is the sum of what its containers added, so pods leaving a node never make it go down. Pure: the
+integrates the rates over time into counters (midpoint rule between the schedule's breakpoints), so the
+counters only grow and the rate metrics-server derives from two readings is the mean usage between them. A
+node's counter is the sum of what its containers added, so pods leaving a node never make it go down. Pure: the
 caller passes the time and the snapshot of pods and Loads; nothing here reads a clock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from eci_operator.domain.errors import DomainError
-from eci_operator.domain.load import Demand, Schedule, amount, spread, weight
+from eci_operator.domain.load import JITTER_BUCKET_SECONDS, Demand, Schedule, amount, spread, weight
 from eci_operator.domain.quantity import parse_quantity
 from eci_operator.domain.selectors import label_selector_matches
 from eci_operator.models._base import GROUP
@@ -32,7 +33,6 @@ MEMORY_USAGE_ANNOTATION = f"{GROUP}/memory-usage"
 # drops a container whose counter or working set is zero), small enough to be noise for an HPA.
 IDLE_CPU = 0.001  # cores (1m)
 IDLE_MEMORY = 16 * 2**20  # bytes (16Mi)
-STEP_SECONDS = 1.0
 # Event reasons of a bad fixed-usage annotation (a Warning on the pod)
 INVALID = "InvalidUsageAnnotation"
 CAPPED = "UsageAboveInstance"
@@ -171,7 +171,10 @@ class Plan:
             pods = self.pods
             serving = [i for i in members if pods[i].ready]
             by_cpu = [i for i in serving if pods[i].fixed.cpu is None]
-            weights = [weight(load.spec.seed, pods[i].uid, seconds, load.spec.jitter) for i in by_cpu]
+            jitter = load.spec.jitter
+            weights = (
+                [weight(load.spec.seed, pods[i].uid, seconds, jitter) for i in by_cpu] if jitter else None
+            )
             cpu_shares, cpu_left = spread(
                 demand.cpu, [max(0.0, pods[i].cpu_cap - cpu[i]) for i in by_cpu], weights
             )
@@ -195,7 +198,7 @@ class Plan:
         return cpu, memory, reports
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ContainerReading:
     pod: Key
     uid: str
@@ -229,8 +232,7 @@ CounterKey = tuple[str, str, dt.datetime]  # (pod uid, container, started): a re
 class Meter:
     """The CPU counters of every running container and node, advanced to the time asked for."""
 
-    def __init__(self, *, step_seconds: float = STEP_SECONDS) -> None:
-        self.step = step_seconds
+    def __init__(self) -> None:
         self.at: dt.datetime | None = None
         self.counters: dict[CounterKey, float] = {}
         self.node_counters: dict[str, float] = {}
@@ -268,22 +270,34 @@ class Meter:
         return reading
 
     def _integrate(self, plan: Plan, start: dt.datetime, end: dt.datetime) -> None:
-        span = (end - start).total_seconds()
-        steps = max(1, math.ceil(span / self.step))
-        dt_ = span / steps
-        for k in range(steps):
-            mid = start + dt.timedelta(seconds=(k + 0.5) * dt_)
-            cpu, _, _ = plan.rates(mid)
-            for i, pod in enumerate(plan.pods):
-                share = cpu[i] * dt_ / max(1, len(pod.containers))
-                added = 0.0
-                for name, started in pod.containers:
-                    key = (pod.uid, name, started)
-                    if key in self.counters and started <= mid:
-                        self.counters[key] += share
-                        added += share
-                if added:
-                    self.node_counters[pod.node] = self.node_counters.get(pod.node, 0.0) + added
+        """Midpoint rule between the instants where a demand jumps or bends: exact for steps and ramps
+        (unless a pod reaches its cap mid-way); at most ``step`` apart only if a jitter bucket needs it."""
+        points = [0.0, (end - start).total_seconds()]
+        for load in plan.loads:
+            offset = (start - load.began).total_seconds()
+            points += [p - offset for p in load.schedule.breakpoints(offset, offset + points[1])]
+            if load.spec.jitter > 0:
+                first = math.floor(offset / JITTER_BUCKET_SECONDS) + 1
+                last = math.ceil((offset + points[1]) / JITTER_BUCKET_SECONDS)
+                points += [b * JITTER_BUCKET_SECONDS - offset for b in range(first, min(last, first + 1000))]
+        edges = sorted({p for p in points if 0.0 <= p <= points[1]})
+        for a, b in itertools.pairwise(edges):
+            if b - a > 0:
+                self._add(plan, start + dt.timedelta(seconds=(a + b) / 2), b - a)
+
+    def _add(self, plan: Plan, mid: dt.datetime, seconds: float) -> None:
+        cpu, _, _ = plan.rates(mid)
+        counters, nodes = self.counters, self.node_counters
+        for i, pod in enumerate(plan.pods):
+            share = cpu[i] * seconds / max(1, len(pod.containers))
+            added = 0.0
+            for name, started in pod.containers:
+                key = (pod.uid, name, started)
+                if key in counters and started <= mid:
+                    counters[key] += share
+                    added += share
+            if added:
+                nodes[pod.node] = nodes.get(pod.node, 0.0) + added
 
     def node_cpu_seconds(self, node: str) -> float:
         return self.node_counters.get(node, 0.0)
