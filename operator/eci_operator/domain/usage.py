@@ -7,8 +7,8 @@ selects it (``perPod``) plus its share of that Load's demand while the pod is Re
 Every pod's usage is capped at its instance's size (the ECI spec, not the request). ``Meter.advance``
 integrates the rates over time into counters (midpoint rule between the schedule's breakpoints), so the
 counters only grow and the rate metrics-server derives from two readings is the mean usage between them. A
-node's counter is the sum of what its containers added, so pods leaving a node never make it go down. Pure: the
-caller passes the time and the snapshot of pods and Loads; nothing here reads a clock.
+node's counter is the sum of what its containers added, so pods leaving a node never make it go down.
+Pure: the caller passes the time and the snapshot of pods and Loads; nothing here reads a clock.
 """
 
 from __future__ import annotations
