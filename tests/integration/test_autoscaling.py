@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import ssl
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 from typing import Any
 
+import pytest
 from cluster_helpers import GROUP, VERSION, node_ready, virtual_deployment, virtual_pod, zone_of
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
 from conftest import ProfileFactory
-from helpers import wait_for
+from helpers import OperatorProcess, scrape, wait_for
 
 GI = 2**30
 TOLERANCE = 0.05  # kubectl top against the model: within 5 % (the counter's rate over a 10 s window)
@@ -52,7 +56,12 @@ async def node_port(api: ApiClient, node: str) -> int:
 
 
 async def test_kubectl_top_shows_a_fixed_usage_and_the_endpoints_answer(
-    api: ApiClient, kubectl: Any, namespace: str, make_profile: ProfileFactory
+    api: ApiClient,
+    kubectl: Any,
+    kubeconfig: Path,
+    namespace: str,
+    make_profile: ProfileFactory,
+    operator_process: OperatorProcess,
 ) -> None:
     profile = await make_profile()
     node = f"virtual-kubelet-{zone_of(profile)}"
@@ -86,6 +95,19 @@ async def test_kubectl_top_shows_a_fixed_usage_and_the_endpoints_answer(
     assert [p["metadata"]["name"] for p in bound["items"]] == ["fixed"]
     running = json.loads(kubelet_get(port, "/runningpods/"))
     assert [p["metadata"]["name"] for p in running["items"]] == ["fixed"]
+
+    # billed against used: a 1-vCPU instance (requests 1 CPU, 2Gi) using half a core
+    figures = scrape(operator_process.metrics_port)
+    assert figures[("eci_operator_vcpu_billed", (("namespace", namespace),))] == 1.0
+    assert figures[("eci_operator_vcpu_used", (("namespace", namespace),))] == pytest.approx(0.5)
+    cli = str(Path(sys.executable).parent / "eci-operator")
+    bill = subprocess.run(  # noqa: ASYNC221 - the CLI as a user runs it
+        [cli, "bill", f"--kubeconfig={kubeconfig}"], capture_output=True, text=True, timeout=60
+    )
+    assert bill.returncode == 0, bill.stderr
+    row = next(line.split() for line in bill.stdout.split("Running now")[1].splitlines() if namespace in line)
+    assert row[1:3] == ["1", "1.000"]
+    assert abs(float(row[3]) - 0.5) <= 0.5 * TOLERANCE
 
 
 def hpa(name: str) -> dict[str, Any]:
