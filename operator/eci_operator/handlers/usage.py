@@ -220,9 +220,21 @@ class UsageService:
             written += 1
         return written
 
+    def _worth_a_round(self) -> bool:
+        """Loads to report, or fixed-usage annotations to check (else scrapes alone compute usage)."""
+        if len(self.loads):
+            return True
+        for pod in self.caches.pods.items.values():
+            notes = annotations_of(pod)
+            if CPU_USAGE_ANNOTATION in notes or MEMORY_USAGE_ANNOTATION in notes:
+                return True
+        return False
+
     async def _status_loop(self) -> None:
         while True:
             await asyncio.sleep(self.status_seconds)
+            if not self._worth_a_round():
+                continue
             try:
                 await self.write_statuses()
             except Exception as exc:  # keep serving: the next round tries again
