@@ -117,6 +117,12 @@ class ControlPlane:
                 f"APIService {metrics_server.APISERVICE}: "
                 f"{'Available' if metrics_server.available(apiservice) else 'not Available'}"
             )
+        network = node_network.load(self.layout)
+        if network is not None:
+            lines.append(
+                f"{'node-forwarder':<24} pid {network.forwarder.pid:<8} {network.node_address} "
+                f"(netns {network.netns}) {'running' if alive(network.forwarder) else 'NOT RUNNING'}"
+            )
         return lines
 
     # ------------------------------------------------------------------------------------------------ up/down
