@@ -52,7 +52,7 @@ class Settings:
     webhook_host: str | None = setting(
         None,
         "host or IP the apiserver uses to reach the webhooks: clientConfig url https://HOST:PORT/... "
-        "(default: --node-address)",
+        "(default: --node-address; 127.0.0.1 with --kubelet-socket-dir)",
     )
     webhook_service: str | None = setting(
         None,
