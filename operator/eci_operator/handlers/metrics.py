@@ -101,14 +101,18 @@ class OperatorCollector(Collector):
         yield from self._utilisation()
 
     def _utilisation(self) -> Iterator[Metric]:
-        """vCPU billed (the running instances' spec) and used (the usage model), by namespace."""
+        """vCPU billed (the running instances' spec) and used (the model's last reading), by namespace."""
         billed = GaugeMetricFamily(
             "eci_operator_vcpu_billed", "vCPU of the running instances, by namespace", labels=["namespace"]
         )
         used = GaugeMetricFamily(
             "eci_operator_vcpu_used", "vCPU the running pods use now, by namespace", labels=["namespace"]
         )
-        reading = self.op.usage.reading()
+        # The collector runs in the HTTP server's thread: it only reads the last reading (made on the loop by
+        # a scrape or the status round), never advances the meter.
+        reading = self.op.usage.last
+        if reading is None:
+            return
         totals: dict[str, list[float]] = {}
         for key, containers in reading.containers.items():
             status = self.op.runtime.get(key)

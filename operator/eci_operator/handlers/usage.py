@@ -196,6 +196,11 @@ class UsageService:
         self._last = self.meter.advance(now, pods, loads)
         return self._last
 
+    @property
+    def last(self) -> Reading | None:
+        """The latest reading, without making one (safe to read from another thread)."""
+        return self._last
+
     # ---------------------------------------------------------------------------------------- status
     async def write_statuses(self) -> int:
         """Patch each Load whose status changed; how many were written."""
