@@ -12,6 +12,8 @@ if [ -n "${KUBECONFIG:-}" ]; then
 else
   "$bin/eci-operator" cluster up
   export KUBECONFIG="$root/.cluster/kubeconfig"
+  # ECI_CLUSTER_NODE_NETWORK=netns: the virtual nodes' address in the cluster's network namespace
+  if [ -f "$root/.cluster/node-network.env" ]; then set -a; . "$root/.cluster/node-network.env"; set +a; fi
 fi
 kubectl="$root/.cluster/bin/kubectl"
 [ -x "$kubectl" ] || kubectl=$(command -v kubectl)
@@ -56,6 +58,12 @@ More:
   kubectl describe pod -l app=web | grep -A8 Events         # ECI's events
   .venv/bin/eci-operator resolve -f manifests/examples/pod.yaml -p manifests/examples/profile.yaml -o text
   curl -s localhost:$metrics_port/metrics | grep eci_operator   # the operator's own figures
+
+  # Elasticity: an HPA on CPU scales a virtual-node Deployment under a Load (README, "Metrics and autoscaling")
+  kubectl apply -f manifests/examples/autoscaling.yaml      # Deployment burst, HPA, Load with a 2-minute step
+  kubectl get hpa burst -w                                  # TARGETS and REPLICAS follow the Load
+  kubectl top pods -l app=burst && kubectl top nodes        # usage from the virtual nodes' kubelet endpoints
+  kubectl get load burst                                    # demand, served, unserved
 
 TXT
 exec "$bin/eci-operator" run --metrics-port "$metrics_port" --liveness "http://127.0.0.1:${LIVENESS_PORT:-8080}/healthz"

@@ -26,6 +26,7 @@ from eci_operator.domain.configmap import configmap_to_profile
 from eci_operator.domain.vswitches import known
 from eci_operator.models import ContainerGroup, ECIProfile
 from eci_operator.models.imagecache import ImageCache
+from eci_operator.models.load import Load
 from eci_operator.models.vswitch import VSwitchObject
 
 CRDS = REPO / "crds"
@@ -35,6 +36,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "ContainerGroup": ContainerGroup,
     "ImageCache": ImageCache,
     "VSwitch": VSwitchObject,
+    "Load": Load,
 }
 
 
@@ -52,7 +54,13 @@ def _schema(kind: str) -> dict[str, Any]:
 
 def test_crds_directory_holds_exactly_our_crds() -> None:
     files = sorted(p.name for p in CRDS.iterdir())
-    assert files == ["containergroups.yaml", "eciprofiles.yaml", "imagecaches.yaml", "vswitches.yaml"]
+    assert files == [
+        "containergroups.yaml",
+        "eciprofiles.yaml",
+        "imagecaches.yaml",
+        "loads.yaml",
+        "vswitches.yaml",
+    ]
     for path in CRDS.iterdir():
         (doc,) = list(yaml.safe_load_all(path.read_text()))
         assert doc["apiVersion"] == "apiextensions.k8s.io/v1"
@@ -65,6 +73,7 @@ def test_crds_directory_holds_exactly_our_crds() -> None:
         ("ECIProfile", "eciprofiles", "eciprofile", "ecip", "Cluster"),
         ("ContainerGroup", "containergroups", "containergroup", "cg", "Namespaced"),
         ("VSwitch", "vswitches", "vswitch", "vsw", "Cluster"),
+        ("Load", "loads", "load", "ld", "Namespaced"),
     ],
 )
 def test_names_scope_and_subresources(kind: str, plural: str, singular: str, short: str, scope: str) -> None:
@@ -271,6 +280,10 @@ def test_every_example_validates(name: str, doc: dict[str, Any]) -> None:
         assert load_profile(document).spec.zone_ids == ["cn-hangzhou-i"]
     elif kind == "ContainerGroup":
         ContainerGroup.model_validate(doc)
+    elif kind == "Load":
+        Load.model_validate(doc)
+    elif kind == "HorizontalPodAutoscaler":
+        assert doc["apiVersion"] == "autoscaling/v2"
     else:
         assert kind in POD_KINDS, f"{name}: no model or check for kind {kind}"
         pod, _ = pod_from_document(doc)

@@ -17,6 +17,7 @@ import structlog
 
 from eci_operator.domain.bodies import key_of, meta_of, rv_of, spec_of, uid_of
 from eci_operator.domain.kubetime import parse_time
+from eci_operator.domain.references import SECRET
 from eci_operator.handlers import instruments
 from eci_operator.handlers.announce import Announcer
 from eci_operator.handlers.ask_config import PROFILE_NAME
@@ -30,8 +31,10 @@ from eci_operator.handlers.pod_create import GroupCreator
 from eci_operator.handlers.pod_delete import PodFinisher
 from eci_operator.handlers.pod_sync import PodSync
 from eci_operator.handlers.pods import PodController
+from eci_operator.handlers.references import ReferenceWatch
 from eci_operator.handlers.settings import Settings
 from eci_operator.handlers.store import Body, Key, Store
+from eci_operator.handlers.usage import UsageService
 from eci_operator.handlers.workqueue import WorkQueue
 from eci_operator.handlers.zones import ExhaustionWatch
 from eci_operator.kube import paths
@@ -98,7 +101,6 @@ class Operator:
             self.announcer,
             self.clock,
         )
-        self.imagecaches = ImageCacheController(client, self.caches.profiles, self.events, self.clock)
         self.ask = AskWatch(
             client,
             self.caches,
@@ -107,6 +109,16 @@ class Operator:
             self.clock,
             enqueue=self.queue.add,
             nodes_changed=lambda: self.queue.add(NODES_KEY),
+        )
+        self.usage = UsageService(client, self.caches, runtime, self.clock, self.events)
+        self.references = ReferenceWatch(client, self.queue.add)
+        self.pods.references = self.references
+        self.imagecaches = ImageCacheController(
+            client,
+            self.caches.profiles,
+            self.events,
+            self.clock,
+            secret_exists=lambda namespace, name: self.references.exists(namespace)(SECRET, name),
         )
         runtime.subscribe(self.queue.add)
         self.informers = self._informers()
@@ -308,6 +320,7 @@ class Operator:
         self.billing.start()
         self.queue.start()
         self.imagecaches.start()
+        await self.references.prime()
         await self.initial_sync()
         for informer in self.informers:
             self.tasks.append(asyncio.create_task(informer.run(), name=f"eci-watch-{informer.kind}"))
@@ -315,6 +328,8 @@ class Operator:
         self.tasks.append(asyncio.create_task(self.resync_loop(), name="eci-resync"))
         vswitch_status = self.ask.status_loop(self.settings.vswitch_status_seconds)
         self.tasks.append(asyncio.create_task(vswitch_status, name="eci-vswitch-status"))
+        self.usage.start()
+        self.references.start()
 
     async def stop(self, *, drain_seconds: float = 10.0) -> None:
         with contextlib.suppress(TimeoutError):
@@ -323,6 +338,8 @@ class Operator:
         await self.queue.stop()
         await self.imagecaches.stop()
         await self.billing.stop()
+        await self.usage.stop()
+        await self.references.stop()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

@@ -37,6 +37,13 @@ class Settings:
         env="ECI_NODE_ADDRESS",
     )
     kubelet_port_base: int = setting(10250, "first kubelet port (ports in use are skipped)")
+    kubelet_socket_dir: str = setting(
+        "",
+        "also serve each kubelet port on DIR/kubelet-PORT.sock (the local control plane node network "
+        "relays the virtual nodes' address to these; empty: off)",
+        env="ECI_KUBELET_SOCKET_DIR",
+        metavar="DIR",
+    )
     metrics_port: int = setting(8081, "Prometheus /metrics port (0 disables)")
     metrics_address: str = setting("0.0.0.0", "address the metrics endpoint binds")
     webhooks: bool = setting(True, "serve and register the admission webhooks (--no-webhooks turns them off)")
@@ -45,7 +52,7 @@ class Settings:
     webhook_host: str | None = setting(
         None,
         "host or IP the apiserver uses to reach the webhooks: clientConfig url https://HOST:PORT/... "
-        "(default: --node-address)",
+        "(default: --node-address; 127.0.0.1 with --kubelet-socket-dir)",
     )
     webhook_service: str | None = setting(
         None,

@@ -30,6 +30,7 @@ Obj = dict[str, Any]
 WITH_STATUS = frozenset(
     {"pods", "nodes", "namespaces", "containergroups", "eciprofiles", "imagecaches", "vswitches"}
 )
+WITH_STATUS = frozenset({"pods", "nodes", "namespaces", "containergroups", "eciprofiles", "loads"})
 KINDS = {
     "pods": "Pod",
     "nodes": "Node",
@@ -39,7 +40,9 @@ KINDS = {
     "containergroups": "ContainerGroup",
     "eciprofiles": "ECIProfile",
     "vswitches": "VSwitch",
+    "loads": "Load",
     "configmaps": "ConfigMap",
+    "secrets": "Secret",
     "validatingwebhookconfigurations": "ValidatingWebhookConfiguration",
     "mutatingwebhookconfigurations": "MutatingWebhookConfiguration",
 }

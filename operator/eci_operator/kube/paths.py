@@ -33,6 +33,14 @@ def container_group_status(namespace: str, name: str) -> str:
     return container_group(namespace, name) + "/status"
 
 
+def loads() -> str:
+    return f"{CG_BASE}/loads"
+
+
+def load_status(namespace: str, name: str) -> str:
+    return f"{CG_BASE}/namespaces/{namespace}/loads/{name}/status"
+
+
 def profiles() -> str:
     return f"{CG_BASE}/eciprofiles"
 
@@ -78,10 +86,6 @@ def image_caches() -> str:
 
 def image_cache_status(name: str) -> str:
     return f"{image_caches()}/{name}/status"
-
-
-def secret(namespace: str, name: str) -> str:
-    return f"/api/v1/namespaces/{namespace}/secrets/{name}"
 
 
 def vswitches() -> str:

@@ -60,7 +60,9 @@ def endpoint_and_names(settings: Settings, ca_bundle: str) -> tuple[webhooks.End
         ]
         endpoint = webhooks.Endpoint(ca_bundle=ca_bundle, service_namespace=namespace, service_name=name)
         return endpoint, dns, []
-    host = settings.webhook_host or settings.node_address
+    # With the local control plane's node network the nodes' address is relayed for kubelet ports only;
+    # the apiserver is on this machine, so the webhooks stay on loopback.
+    host = settings.webhook_host or ("127.0.0.1" if settings.kubelet_socket_dir else settings.node_address)
     shown = f"[{host}]" if ":" in host else host
     endpoint = webhooks.Endpoint(ca_bundle=ca_bundle, url_base=f"https://{shown}:{settings.webhook_port}")
     return endpoint, ([] if _is_ip(host) else [host]), ([host] if _is_ip(host) else [])
