@@ -38,7 +38,7 @@ cluster-up: $(STAMP) cluster-build
 cluster-down: $(STAMP)
 	@$(BIN)/eci-operator cluster down
 
-## run: the main job — local control plane (unless KUBECONFIG names a cluster), CRDs, sample profile, operator
+## run: the main job — local control plane (unless KUBECONFIG names a cluster), CRDs, ASK's eci-profile ConfigMap and a VSwitch (RUN_PROFILE=eciprofile: the sample ECIProfile), operator
 .PHONY: run
 run: $(STAMP) cluster-build
 	@bash cluster/run.sh
@@ -104,7 +104,7 @@ KUBECTL ?= $(shell command -v kubectl 2>/dev/null || echo .cluster/bin/kubectl)
 .PHONY: deploy
 deploy:
 	$(KUBECTL) apply -f crds/
-	@# (kubectl wait fails at once while a new CRD has no conditions yet: try again for up to ~60 s)
+	@# (every CRD in crds/; kubectl wait fails at once while a new CRD has no conditions yet: retry ~60 s)
 	@i=0; until $(KUBECTL) wait --for=condition=Established -f crds/ --timeout=60s; do i=$$((i+1)); [ $$i -lt 60 ] || exit 1; sleep 1; done
 	$(KUBECTL) apply -k manifests/
 

@@ -104,7 +104,7 @@ def install_crds(kubectl: Path, kubeconfig: Path) -> None:
         "wait",
         "--for=condition=Established",
         "-f",
-        str(REPO / "crds"),  # every CRD of crds/
+        str(REPO / "crds"),  # every CRD in crds/
         "--timeout=60s",
     ]
     # kubectl wait fails at once while a new CRD has no conditions yet: try again for up to ~60 s.

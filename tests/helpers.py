@@ -66,6 +66,17 @@ def wait_for_sync(
         time.sleep(interval)
 
 
+def node_network_env(kubeconfig: str) -> dict[str, str]:
+    """ECI_NODE_ADDRESS and ECI_KUBELET_SOCKET_DIR of a local cluster with a node network (else empty)."""
+    from pathlib import Path
+
+    path = Path(kubeconfig).parent / "node-network.env"
+    if not path.exists():
+        return {}
+    lines = [line for line in path.read_text().splitlines() if "=" in line]
+    return {key: value for key, _, value in (line.partition("=") for line in lines)}
+
+
 class OperatorProcess:
     """``eci-operator run`` as a real subprocess against the test cluster (started, killed, restarted)."""
 
@@ -95,7 +106,7 @@ class OperatorProcess:
         else:
             self.argv.append("--webhook-bind-address=127.0.0.1")
         self.log_path = log_path
-        self.env = dict(os.environ)
+        self.env = {**os.environ, **node_network_env(kubeconfig)}
         self.proc: Any = None
 
     def synced_count(self) -> int:

@@ -34,8 +34,10 @@ async def crds(kubectl: Any, api: ApiClient) -> None:
         crd = await extensions.read_custom_resource_definition(name)
         return any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or [])
 
-    for path in sorted((REPO / "crds").glob("*.yaml")):  # every CRD of crds/, whatever it holds
-        name = yaml.safe_load(path.read_text())["metadata"]["name"]
+    names = [
+        yaml.safe_load(p.read_text())["metadata"]["name"] for p in sorted((REPO / "crds").glob("*.yaml"))
+    ]
+    for name in names:  # every CRD in crds/
         await wait_for(lambda n=name: established(n), 60, what=f"CRD {name} Established")
 
 

@@ -126,3 +126,62 @@ def test_container_group_spec_is_immutable(crds: None, kubectl: Any, namespace: 
         kubectl(
             "patch", *cg, "--type=merge", "-p", json.dumps({"metadata": {"finalizers": None}}), check=False
         )
+
+
+def _vswitch(name: str = "vsw-crd", **spec: Any) -> dict[str, Any]:
+    base = {"vSwitchId": name, "vpcId": "vpc-crd", "zoneId": "cn-hangzhou-i", "cidrBlock": "10.0.0.0/24"}
+    return {
+        "apiVersion": "eci.ask.dev/v1alpha1",
+        "kind": "VSwitch",
+        "metadata": {"name": name},
+        "spec": {**base, **spec},
+    }
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (
+            _vswitch(cidrBlock="10.0.0.0/15"),
+            'spec.cidrBlock: Invalid value: "10.0.0.0/15": the mask must be /16 to /29',
+        ),
+        (_vswitch(cidrBlock="10.0.0.0/30"), "the mask must be /16 to /29"),
+        (_vswitch(cidrBlock="10.0.0.1/24"), "no host bits"),
+        (_vswitch(vSwitchId="vsw-other"), "metadata.name must equal spec.vSwitchId"),
+        (_vswitch(vpcId="vpc_bad"), "spec.vpcId"),
+        (_vswitch(zoneId="hangzhou"), "spec.zoneId"),
+        (_vswitch(simulation={"stock": {"*": -1}}), "spec.simulation.stock"),
+    ],
+)
+def test_bad_vswitches_are_rejected_naming_the_field(
+    crds: None, kubectl: Any, doc: dict[str, Any], message: str
+) -> None:
+    assert _dry_run(kubectl, _vswitch()).returncode == 0
+    done = _dry_run(kubectl, doc)
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+def test_a_vswitch_keeps_its_zone_and_cidr(crds: None, kubectl: Any) -> None:
+    doc = _vswitch("vsw-crd-immutable")
+    kubectl("apply", "-f", "-", input=json.dumps(doc))
+    try:
+        doc["spec"]["cidrBlock"] = "10.0.1.0/24"
+        done = kubectl("apply", "-f", "-", input=json.dumps(doc), check=False)
+        assert done.returncode != 0
+        assert "cidrBlock is immutable" in done.stderr
+    finally:
+        kubectl("delete", "vswitch", "vsw-crd-immutable", "--ignore-not-found")
+
+
+def test_a_profile_may_name_vswitch_objects_instead_of_inline_ones(crds: None, kubectl: Any) -> None:
+    refs = _profile(vSwitchIds=["vsw-a"])
+    del refs["spec"]["vSwitches"]
+    refs["metadata"]["labels"] = {"eci.ask.dev/skip-admission": "true"}  # the schema under test
+    done = _dry_run(kubectl, refs)
+    assert done.returncode == 0, done.stderr
+    neither = _profile()
+    del neither["spec"]["vSwitches"]
+    done = _dry_run(kubectl, neither)
+    assert done.returncode != 0
+    assert "at least one vSwitch, inline in vSwitches or a VSwitch object named in vSwitchIds" in done.stderr

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 from cluster_helpers import ANN, GROUP, VERSION, node_ready, virtual_deployment, virtual_pod, zone_of
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
-from helpers import wait_for
+from helpers import node_network_env, wait_for
 
 
 def deployment(
@@ -32,7 +33,7 @@ async def running_pods(core: client.CoreV1Api, namespace: str, app: str) -> list
     return [p for p in pods if p.status.phase == "Running" and p.metadata.deletion_timestamp is None]
 
 
-async def test_ask_console_demo(api: ApiClient, namespace: str, make_profile: Any) -> None:
+async def test_ask_console_demo(api: ApiClient, namespace: str, make_profile: Any, kubeconfig: Path) -> None:
     """ASK's console demo, replayed: one vSwitch → one node; 2 CPU → 2.0-1.0Gi; ecs.g7.xlarge; a 2nd zone."""
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     custom = client.CustomObjectsApi(api)
@@ -48,7 +49,8 @@ async def test_ask_console_demo(api: ApiClient, namespace: str, make_profile: An
     assert ("virtual-kubelet.io/provider", "alibabacloud", "NoSchedule") in [
         (t.key, t.value, t.effect) for t in got.spec.taints
     ]
-    assert got.status.addresses[0].address == "127.0.0.1"
+    address = node_network_env(str(kubeconfig)).get("ECI_NODE_ADDRESS", "127.0.0.1")
+    assert got.status.addresses[0].address == address
     lease = await client.CoordinationV1Api(api).read_namespaced_lease(node, "kube-node-lease")
     assert lease.spec.lease_duration_seconds == 40
 

@@ -85,21 +85,43 @@ def test_manifests_apply_with_server_side_dry_run(rbac: None, kubectl: Any) -> N
     assert "examples" not in kubectl("kustomize", str(MANIFESTS)).stdout  # examples are not deployed
 
 
-def test_the_token_cannot_read_secrets(sa_kubeconfig: Path, kubectl_bin: str) -> None:
-    got = as_sa(kubectl_bin, sa_kubeconfig, "get", "secrets", "-n", "default")
+def test_the_token_cannot_get_a_secret_by_name(sa_kubeconfig: Path, kubectl_bin: str) -> None:
+    got = as_sa(kubectl_bin, sa_kubeconfig, "get", "secret", "any", "-n", "default")
     assert got.returncode != 0
     assert "Forbidden" in got.stderr
-    assert "secrets is forbidden" in got.stderr
-    # a Secret may be looked up by name (an ImageCache's imagePullSecrets), never listed or watched
-    for verb in ("list", "watch"):
-        assert (
-            as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", verb, "secrets", "-A").stdout.strip() == "no"
-        )
+    assert 'secrets "any" is forbidden' in got.stderr
+    assert as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", "get", "secrets", "-A").stdout.strip() == "no"
     assert (
         as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", "create", "pods", "-n", "default").stdout.strip()
         == "no"
     )
     assert as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", "patch", "nodes/status").stdout.strip() == "yes"
+
+
+def test_the_token_gets_the_eci_profile_configmap_and_no_other(sa_kubeconfig: Path, kubectl_bin: str) -> None:
+    def can(*args: str) -> str:
+        return as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", *args).stdout.strip()
+
+    assert can("get", "configmaps/eci-profile", "-n", "kube-system") == "yes"
+    assert can("watch", "configmaps/eci-profile", "-n", "kube-system") == "yes"
+    assert can("get", "configmaps", "-n", "kube-system") == "no"  # any other name
+    # other ConfigMaps may be listed and watched (which exist: a pod needing a missing one waits), never got
+    assert can("patch", "configmaps/eci-profile", "-n", "kube-system") == "no"  # it only reads it
+    got = as_sa(kubectl_bin, sa_kubeconfig, "get", "configmap", "kube-root-ca.crt", "-n", "kube-system")
+    assert got.returncode != 0
+    assert "Forbidden" in got.stderr
+    listed = as_sa(
+        kubectl_bin,
+        sa_kubeconfig,
+        "get",
+        "configmaps",
+        "-n",
+        "kube-system",
+        "--field-selector=metadata.name=eci-profile",
+    )
+    assert listed.returncode == 0, listed.stderr  # list by field selector: what its informer does
+    assert can("list", "vswitches.eci.ask.dev") == "yes"
+    assert can("patch", "vswitches.eci.ask.dev", "--subresource=status") == "yes"
 
 
 async def test_the_operator_with_its_service_account_serves_the_main_scenario(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from builders import PROFILE, make_pod, make_profile
 from eci_operator.domain import admission as adm
 from eci_operator.domain import pod_mutation as mutation
 from eci_operator.domain import webhooks
+from eci_operator.domain.configmap import KnownVSwitch, configmap_problems
 from eci_operator.models import ECIProfile, ECIProfileSpec
 
 TOLERATION = {"key": "virtual-kubelet.io/provider", "operator": "Exists"}
@@ -568,3 +570,48 @@ def test_cel_mentions_every_signal() -> None:
         "nodeAffinity",
     ):
         assert signal in webhooks.FOR_VIRTUAL_NODES
+
+
+def test_the_eci_profile_configmap_hook_sees_that_configmap_only() -> None:
+    endpoint = webhooks.Endpoint(ca_bundle="Q0E=", url_base="https://127.0.0.1:9443")
+    assert all(
+        h["rules"][0]["resources"] != ["configmaps"]
+        for h in webhooks.validating_configuration(endpoint)["webhooks"]
+    )
+    hook = webhooks.validating_configuration(endpoint, configmap=True)["webhooks"][-1]
+    assert hook["rules"][0]["resources"] == ["configmaps"]
+    assert hook["rules"][0]["operations"] == ["CREATE", "UPDATE"]
+    assert hook["failurePolicy"] == "Ignore"
+    assert hook["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}
+    (condition,) = hook["matchConditions"]
+    assert "object.metadata.name == 'eci-profile'" in condition["expression"]
+    assert hook["clientConfig"]["url"] == "https://127.0.0.1:9443/validate/eci-profile-configmap"
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ({}, None),
+        ({"selectors": "[{"}, "data.selectors: '[{' is not valid: not valid JSON"),
+        ({"vSwitchIds": "vsw-a,vsw-x"}, "data.vSwitchIds: 'vsw-x' is not valid: no such vSwitch"),
+        ({"vpcId": "vpc-b"}, "'vsw-a' is not valid: the vSwitch is in VPC vpc-a, not in vpcId vpc-b"),
+        (
+            {
+                "selectors": json.dumps(
+                    [{"name": "s", "effect": {"annotations": {"k8s.aliyun.com/eci-use-specs": "x"}}}]
+                )
+            },
+            'spec.selectors[0].effect.annotations["k8s.aliyun.com/eci-use-specs"]',
+        ),
+    ],
+)
+def test_configmap_problems_are_what_the_operator_would_report(
+    data: dict[str, str], problem: str | None
+) -> None:
+    base = {"vSwitchIds": "vsw-a", "vpcId": "vpc-a", "securityGroupId": "sg-a"}
+    known = {"vsw-a": KnownVSwitch("cn-hangzhou-i", "10.0.0.0/24", vpc_id="vpc-a")}
+    errors = configmap_problems({**base, **data}, vswitches=known, name="p", source="cm")
+    if problem is None:
+        assert errors == []
+    else:
+        assert any(problem in str(e) for e in errors), errors

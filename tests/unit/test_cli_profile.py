@@ -98,7 +98,7 @@ def test_unknown_keys_are_reported(capsys: pytest.CaptureFixture[str], tmp_path:
         (
             {"vSwitchIds": "vsw-a", "vpcId": "vpc-a", "securityGroupId": "sg-a", "selectors": "[{"},
             ["vsw-a=cn-hangzhou-i,10.0.0.0/16"],
-            "data.selectors: not valid JSON",
+            "data.selectors: '[{' is not valid: not valid JSON",
         ),
         (
             {"vSwitchIds": "vsw-a", "vpcId": "vpc-a", "securityGroupId": "sg-a", "selectors": '{"a": 1}'},
@@ -162,3 +162,28 @@ def test_not_a_configmap(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
 def test_profile_without_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["profile"]) == 2
     assert "from-configmap" in capsys.readouterr().err
+
+
+def test_simulation_annotations_of_the_configmap_are_converted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    doc = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "eci-profile",
+            "namespace": "kube-system",
+            "annotations": {"simulation.eci.ask.dev/seed": "42"},
+        },
+        "data": {"vSwitchIds": "vsw-a", "vpcId": "vpc-a", "securityGroupId": "sg-a"},
+    }
+    path = tmp_path / "cm.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    code, out, err = _run(capsys, "-f", str(path), "--vswitch", "vsw-a=cn-hangzhou-i,10.0.0.0/16")
+    assert code == 0, err
+    assert yaml.safe_load(out)["spec"]["simulation"]["seed"] == 42
+    doc["metadata"]["annotations"] = {"simulation.eci.ask.dev/colour": "blue"}
+    path.write_text(yaml.safe_dump(doc))
+    code, _, err = _run(capsys, "-f", str(path), "--vswitch", "vsw-a=cn-hangzhou-i,10.0.0.0/16")
+    assert code == 2
+    assert "'simulation.eci.ask.dev/colour']: 'blue' is not valid: not a simulation setting" in err

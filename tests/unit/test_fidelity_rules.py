@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from builders import PROFILE, container, make_pod, make_profile
 
-from eci_operator.cli.profile import configmap_to_profile
 from eci_operator.domain import annotations as ann
 from eci_operator.domain import reserved_port_users, resolve, validate_pod
+from eci_operator.domain.configmap import KnownVSwitch, configmap_to_profile
 from eci_operator.domain.profile_admission import validate_profile_admission
 from eci_operator.models import Arch, ECIProfileSpec, FailStrategy
 
@@ -254,7 +254,7 @@ def test_from_configmap_converts_enable_linux_arm64_node(value: str | None, expe
     if value is not None:
         data["enableLinuxArm64Node"] = value
     document, ignored = configmap_to_profile(
-        data, vswitches={"vsw-a": ("cn-hangzhou-i", "10.0.0.0/16")}, region=None, name="x"
+        data, vswitches={"vsw-a": KnownVSwitch("cn-hangzhou-i", "10.0.0.0/16")}, region=None, name="x"
     )
     assert document["spec"].get("enableLinuxArm64Node") == expected
     assert "enableLinuxArm64Node" not in ignored

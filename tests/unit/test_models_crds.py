@@ -22,8 +22,12 @@ from pydantic.fields import FieldInfo
 
 from eci_operator.cli.resolve import POD_KINDS, pod_from_document
 from eci_operator.domain import load_profile, resolve, validate_pod
+from eci_operator.domain.configmap import configmap_to_profile
+from eci_operator.domain.vswitches import known
 from eci_operator.models import ContainerGroup, ECIProfile
 from eci_operator.models.imagecache import ImageCache
+from eci_operator.models.load import Load
+from eci_operator.models.vswitch import VSwitchObject
 
 CRDS = REPO / "crds"
 EXAMPLES = REPO / "manifests" / "examples"
@@ -31,6 +35,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "ECIProfile": ECIProfile,
     "ContainerGroup": ContainerGroup,
     "ImageCache": ImageCache,
+    "VSwitch": VSwitchObject,
+    "Load": Load,
 }
 
 
@@ -48,7 +54,13 @@ def _schema(kind: str) -> dict[str, Any]:
 
 def test_crds_directory_holds_exactly_our_crds() -> None:
     files = sorted(p.name for p in CRDS.iterdir())
-    assert files == ["containergroups.yaml", "eciprofiles.yaml", "imagecaches.yaml"]
+    assert files == [
+        "containergroups.yaml",
+        "eciprofiles.yaml",
+        "imagecaches.yaml",
+        "loads.yaml",
+        "vswitches.yaml",
+    ]
     for path in CRDS.iterdir():
         (doc,) = list(yaml.safe_load_all(path.read_text()))
         assert doc["apiVersion"] == "apiextensions.k8s.io/v1"
@@ -60,6 +72,8 @@ def test_crds_directory_holds_exactly_our_crds() -> None:
     [
         ("ECIProfile", "eciprofiles", "eciprofile", "ecip", "Cluster"),
         ("ContainerGroup", "containergroups", "containergroup", "cg", "Namespaced"),
+        ("VSwitch", "vswitches", "vswitch", "vsw", "Cluster"),
+        ("Load", "loads", "load", "ld", "Namespaced"),
     ],
 )
 def test_names_scope_and_subresources(kind: str, plural: str, singular: str, short: str, scope: str) -> None:
@@ -254,8 +268,22 @@ def test_every_example_validates(name: str, doc: dict[str, Any]) -> None:
     kind = doc["kind"]
     if kind == "ECIProfile":
         assert load_profile(doc).to_dict()["spec"]
+    elif kind == "VSwitch":
+        VSwitchObject.model_validate(doc)
+    elif kind == "ConfigMap":  # ASK's eci-profile: it converts with the example vSwitches
+        vswitches = [
+            VSwitchObject.model_validate(d) for _, d in _example_documents() if d["kind"] == "VSwitch"
+        ]
+        document, _ = configmap_to_profile(
+            doc["data"], vswitches=known(vswitches, {}), region=None, name="configmap"
+        )
+        assert load_profile(document).spec.zone_ids == ["cn-hangzhou-i"]
     elif kind == "ContainerGroup":
         ContainerGroup.model_validate(doc)
+    elif kind == "Load":
+        Load.model_validate(doc)
+    elif kind == "HorizontalPodAutoscaler":
+        assert doc["apiVersion"] == "autoscaling/v2"
     else:
         assert kind in POD_KINDS, f"{name}: no model or check for kind {kind}"
         pod, _ = pod_from_document(doc)

@@ -10,7 +10,6 @@ emulator does not model are reported on stderr as ignored, never dropped silentl
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -19,20 +18,8 @@ import yaml
 
 from eci_operator.cli._io import InputError, emit, fail, load_documents, note, pick, read_text
 from eci_operator.domain import DomainErrors, load_profile
-
-USED_KEYS = ("vSwitchIds", "securityGroupId", "vpcId", "selectors", "enableLinuxArm64Node")
-# Keys of the real ConfigMap (eci.md section 1) that the emulator does not model.
-KNOWN_IGNORED_KEYS = (
-    "resourceGroupId",
-    "enableClusterIp",
-    "enablePrivateZone",
-    "enableLogController",
-    "enablePVCController",
-    "enableReuseSSLKey",
-    "enableHybridMode",
-    "featureGates",
-    "slsMachineGroup",
-)
+from eci_operator.domain.configmap import KNOWN_IGNORED_KEYS, KnownVSwitch, configmap_to_profile, vswitch_ids
+from eci_operator.domain.errors import DomainError
 
 
 def register(subparsers: Any) -> None:
@@ -96,17 +83,6 @@ def parse_vswitch_options(values: list[str]) -> dict[str, tuple[str, str]]:
     return result
 
 
-def region_of_zone(zone: str) -> str:
-    """The region of a zone id: everything before the last ``-`` (cn-hangzhou-i -> cn-hangzhou)."""
-    region, sep, _ = zone.rpartition("-")
-    if not sep or not region:
-        raise InputError(
-            f"--vswitch: zone {zone!r} is not valid: no region part; allowed: <region>-<zone>, "
-            "e.g. cn-hangzhou-i (or pass --region)"
-        )
-    return region
-
-
 def _data(doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     if doc.get("kind") == "ConfigMap":
         data = doc.get("data") or {}
@@ -116,97 +92,24 @@ def _data(doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return doc
 
 
-def _string(data: Mapping[str, Any], key: str, name: str, *, required: bool = True) -> str | None:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise InputError(
-                f"{name}: data.{key}: (not set) is not valid: the key is required; "
-                f"allowed: a string, as in the real eci-profile ConfigMap"
-            )
-        return None
-    if not isinstance(value, str):
-        raise InputError(
-            f"{name}: data.{key}: {value!r} is not valid: ConfigMap values are strings; "
-            "allowed: a string (quote it in YAML)"
-        )
-    return value
-
-
-def configmap_to_profile(
-    data: Mapping[str, Any],
-    *,
-    vswitches: dict[str, tuple[str, str]],
-    region: str | None,
-    name: str,
-    source: str = "<configmap>",
-) -> tuple[dict[str, Any], list[str]]:
-    """The ECIProfile document for a ConfigMap's data, and the keys ignored."""
-    ignored = [key for key in data if key not in USED_KEYS]
-    vswitch_text = _string(data, "vSwitchIds", source)
-    assert vswitch_text is not None
-    ids = [item.strip() for item in vswitch_text.split(",") if item.strip()]
-    if not ids:
-        raise InputError(
-            f"{source}: data.vSwitchIds: {vswitch_text!r} is not valid: no vSwitch id; "
-            "allowed: a comma list of vSwitch ids"
-        )
+def _checked_vswitches(
+    data: Mapping[str, Any], options: dict[str, tuple[str, str]], source: str
+) -> dict[str, KnownVSwitch]:
+    """The --vswitch options as the cloud's knowledge, each one listed in the ConfigMap and vice versa."""
+    ids = vswitch_ids(data, source)
     for vswitch_id in ids:
-        if vswitch_id not in vswitches:
+        if vswitch_id not in options:
             raise InputError(
                 f"--vswitch: {vswitch_id} (listed in data.vSwitchIds) has no --vswitch; "
                 f"allowed: add --vswitch {vswitch_id}=ZONE,CIDR for every vSwitch of the ConfigMap"
             )
-    for extra in vswitches:
+    for extra in options:
         if extra not in ids:
             raise InputError(
                 f"--vswitch: {extra!r} is not valid: not in the ConfigMap's vSwitchIds; "
                 f"allowed: {', '.join(ids)}"
             )
-    zones = [vswitches[v][0] for v in ids]
-    if region is None:
-        regions = sorted({region_of_zone(zone) for zone in zones})
-        if len(regions) > 1:
-            raise InputError(
-                f"--vswitch: the zones are in different regions ({', '.join(regions)}); "
-                "allowed: zones of one region, or pass --region"
-            )
-        region = regions[0]
-    spec: dict[str, Any] = {
-        "regionId": region,
-        "vpcId": _string(data, "vpcId", source),
-        "securityGroupId": _string(data, "securityGroupId", source),
-        "vSwitches": [{"id": v, "zoneId": vswitches[v][0], "cidr": vswitches[v][1]} for v in ids],
-    }
-    arm_text = _string(data, "enableLinuxArm64Node", source, required=False)
-    if arm_text is not None:
-        if arm_text not in ("true", "false"):
-            raise InputError(
-                f"{source}: data.enableLinuxArm64Node: {arm_text!r} is not valid: not a boolean; "
-                'allowed: "true" or "false"'
-            )
-        spec["enableLinuxArm64Node"] = arm_text == "true"
-    selectors_text = _string(data, "selectors", source, required=False)
-    if selectors_text is not None and selectors_text.strip():
-        try:
-            selectors = json.loads(selectors_text)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{source}: data.selectors: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
-            ) from None
-        if not isinstance(selectors, list):
-            raise InputError(
-                f"{source}: data.selectors: a {type(selectors).__name__} is not valid; "
-                "allowed: a JSON array of selectors"
-            )
-        spec["selectors"] = selectors
-    document = {
-        "apiVersion": "eci.ask.dev/v1alpha1",
-        "kind": "ECIProfile",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-    return document, ignored
+    return {v: KnownVSwitch(zone_id=zone, cidr=cidr) for v, (zone, cidr) in options.items()}
 
 
 def run_from_configmap(args: argparse.Namespace) -> int:
@@ -223,11 +126,17 @@ def run_from_configmap(args: argparse.Namespace) -> int:
         else:
             raise InputError(f"{source}: no ConfigMap found (expected the kube-system/eci-profile ConfigMap)")
         data = _data(doc, source)
-        vswitches = parse_vswitch_options(args.vswitch)
+        vswitches = _checked_vswitches(data, parse_vswitch_options(args.vswitch), source)
+        annotations = (doc.get("metadata") or {}).get("annotations") or {}
         document, ignored = configmap_to_profile(
-            data, vswitches=vswitches, region=args.region, name=args.name, source=source
+            data,
+            vswitches=vswitches,
+            region=args.region,
+            name=args.name,
+            source=source,
+            annotations=annotations if isinstance(annotations, dict) else {},
         )
-    except InputError as exc:
+    except (InputError, DomainError) as exc:
         return fail(str(exc))
     try:
         profile = load_profile(document)

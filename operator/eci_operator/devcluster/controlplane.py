@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eci_operator.devcluster import metrics_server, pki
+from eci_operator.devcluster import metrics_server, node_network, pki
 from eci_operator.devcluster.flags import (
     apiserver_args,
     component_env,
@@ -117,6 +117,12 @@ class ControlPlane:
                 f"APIService {metrics_server.APISERVICE}: "
                 f"{'Available' if metrics_server.available(apiservice) else 'not Available'}"
             )
+        network = node_network.load(self.layout)
+        if network is not None:
+            lines.append(
+                f"{'node-forwarder':<24} pid {network.forwarder.pid:<8} {network.node_address} "
+                f"(netns {network.netns}) {'running' if alive(network.forwarder) else 'NOT RUNNING'}"
+            )
         return lines
 
     # ------------------------------------------------------------------------------------------------ up/down
@@ -124,6 +130,7 @@ class ControlPlane:
         """Bring the control plane up (or find it up) and return the admin kubeconfig path."""
         if self.running():
             self.say(f"control plane already running; KUBECONFIG={self.layout.kubeconfig}")
+            node_network.up(self.layout, self.say)
             return self.layout.kubeconfig
         old = self.state()
         if old is not None:
@@ -167,6 +174,7 @@ class ControlPlane:
                 timeout,
                 what=f"APIService {metrics_server.APISERVICE} Available",
             )
+            node_network.up(self.layout, self.say)
         except BaseException:
             self._stop_all(state)
             raise
@@ -196,6 +204,7 @@ class ControlPlane:
         self.say("control plane stopped")
 
     def _stop_all(self, state: State) -> None:
+        node_network.down(self.layout)
         for rec in reversed(state.components):
             stop(rec)
         self.layout.state_file.unlink(missing_ok=True)

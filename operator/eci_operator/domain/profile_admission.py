@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from eci_operator.domain.bodies import Body
 from eci_operator.domain.bodies import meta_of as _meta
+from eci_operator.domain.configmap import KnownVSwitch, expand_references
 from eci_operator.domain.errors import DomainError, from_validation_error
 from eci_operator.domain.nodes import ProfileClaim, zone_conflicts
 from eci_operator.domain.profiles import validate_profile
@@ -182,8 +183,16 @@ def _zone_claim_errors(
     return errors
 
 
+def _expanded(body: Body, vswitches: Mapping[str, KnownVSwitch]) -> Body:
+    return {**body, "spec": expand_references(body.get("spec") or {}, vswitches)}
+
+
 def validate_profile_admission(
-    body: Body, *, old_body: Body | None, others: Mapping[str, ECIProfileSpec]
+    body: Body,
+    *,
+    old_body: Body | None,
+    others: Mapping[str, ECIProfileSpec],
+    vswitches: Mapping[str, KnownVSwitch] | None = None,
 ) -> list[DomainError]:
     """Every problem of an ECIProfile being created or updated (``old_body`` for an update).
 
@@ -193,15 +202,18 @@ def validate_profile_admission(
     """
     if old_body is not None and old_body.get("spec") == body.get("spec"):
         return []
+    known = vswitches or {}
     try:
-        profile = ECIProfile.model_validate(body)
+        profile = ECIProfile.model_validate(_expanded(body, known))  # vSwitchIds: the VSwitch objects
+    except DomainError as error:
+        return [error]
     except ValidationError as exc:
         return from_validation_error(exc)  # the domain checks need a well-formed profile
     old: ECIProfileSpec | None = None
     if old_body is not None:
         try:
-            old = ECIProfile.model_validate(old_body).spec
-        except ValidationError:
+            old = ECIProfile.model_validate(_expanded(old_body, known)).spec
+        except (ValidationError, DomainError):
             old = None
     name = str(_meta(body).get("name") or "")
     return (

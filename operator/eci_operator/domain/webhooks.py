@@ -11,6 +11,8 @@ operation, no namespaceSelector or matchConditions), so the operator writes thes
   labelled ``alibabacloud.com/eci=true`` (CEL cannot see namespace labels).
 * ECIProfiles: CREATE and UPDATE of the main resource (not ``/status``), 10 s timeout; the same
   ``eci.ask.dev/skip-admission=true`` opt-out (tests of the operator's own conflict handling use it).
+* the ``kube-system/eci-profile`` ConfigMap (when the operator serves it): CREATE and UPDATE, 10 s, that
+  namespace by namespaceSelector and that name by a CEL ``matchCondition``: no other ConfigMap is sent.
 * failurePolicy ``Ignore`` everywhere: the cluster never depends on the operator being up. A pod that
   slips through while it is down still fails at binding with a ``ProviderFailed`` event, as before.
 
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eci_operator.domain.admission import ECI_LABEL, SKIP_LABEL
+from eci_operator.domain.configmap import CONFIGMAP_NAME, CONFIGMAP_NAMESPACE
 from eci_operator.domain.nodes import NODE_PREFIX
 from eci_operator.models.keys import GROUP, PROFILE_LABEL, TAINT_KEY, VERSION
 
@@ -34,6 +37,7 @@ FAILURE_POLICY = "Ignore"
 
 VALIDATE_PROFILES = "/validate/eciprofiles"
 VALIDATE_PODS = "/validate/pods"
+VALIDATE_ECI_PROFILE_CONFIGMAP = "/validate/eci-profile-configmap"
 MUTATE_PODS = "/mutate/pods"
 MUTATE_ECI_NAMESPACE_PODS = "/mutate/pods/eci-namespace"
 
@@ -120,9 +124,35 @@ def _common(endpoint: Endpoint, path: str, timeout: int) -> dict[str, Any]:
     }
 
 
-def validating_configuration(endpoint: Endpoint) -> dict[str, Any]:
-    """Validation of ECIProfiles (CREATE/UPDATE) and of pods meant for virtual nodes (CREATE)."""
+def _configmap_hook(endpoint: Endpoint) -> dict[str, Any]:
+    """The one ConfigMap ASK keeps its ECI settings in, and nothing else."""
     return {
+        "name": "eci-profile.validate.eci.ask.dev",
+        **_common(endpoint, VALIDATE_ECI_PROFILE_CONFIGMAP, PROFILE_TIMEOUT_SECONDS),
+        "rules": [
+            {
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": ["configmaps"],
+                "scope": "Namespaced",
+            }
+        ],
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": CONFIGMAP_NAMESPACE}},
+        "objectSelector": NOT_SKIPPED,
+        "matchConditions": [
+            {
+                "name": "the-eci-profile",
+                "expression": f"has(object.metadata.name) && object.metadata.name == '{CONFIGMAP_NAME}'",
+            }
+        ],
+    }
+
+
+def validating_configuration(endpoint: Endpoint, *, configmap: bool = False) -> dict[str, Any]:
+    """Validation of ECIProfiles (CREATE/UPDATE), of pods meant for virtual nodes (CREATE) and, with
+    ``configmap``, of the kube-system/eci-profile ConfigMap (CREATE/UPDATE)."""
+    body: dict[str, Any] = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration",
         "metadata": {"name": NAME, "labels": {"app.kubernetes.io/managed-by": NAME}},
@@ -151,6 +181,9 @@ def validating_configuration(endpoint: Endpoint) -> dict[str, Any]:
             },
         ],
     }
+    if configmap:
+        body["webhooks"].append(_configmap_hook(endpoint))
+    return body
 
 
 def mutating_configuration(endpoint: Endpoint) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import structlog
 
 from eci_operator.handlers import admission
 from eci_operator.handlers.kubelet import KubeletServer
+from eci_operator.handlers.kubelet_resources import ResourceEndpoints
 from eci_operator.handlers.metrics import serve as serve_metrics
 from eci_operator.handlers.operator import Operator
 from eci_operator.handlers.settings import Settings
@@ -51,7 +52,14 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     runtime = SimulatedRuntime()
     op = Operator(client, runtime, op_settings)
     memo.operator = op
-    kubelet = KubeletServer(runtime, op.caches.pods, op_settings.node_address)
+    resources = ResourceEndpoints(op.usage, runtime, op.caches.pods, op.caches.nodes)
+    kubelet = KubeletServer(
+        runtime,
+        op.caches.pods,
+        op_settings.node_address,
+        resources=resources,
+        socket_dir=op_settings.kubelet_socket_dir,
+    )
     await kubelet.start()
     op.nodes.serve_ports = kubelet.ensure_ports
     memo.kubelet = kubelet

@@ -11,6 +11,8 @@ ImageCache").
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 from pydantic import ValidationError
 
@@ -37,9 +39,17 @@ log = structlog.get_logger("eci_operator.imagecache")
 
 class ImageCacheController:
     def __init__(
-        self, client: KubeClient, profiles: ProfileCache, store: Store, events: EventPoster, clock: Clock
+        self,
+        client: KubeClient,
+        profiles: ProfileCache,
+        store: Store,
+        events: EventPoster,
+        clock: Clock,
+        *,
+        secret_exists: Callable[[str, str], bool],
     ) -> None:
         self.client, self.profiles, self.events, self.clock = client, profiles, events, clock
+        self.secret_exists = secret_exists  # (namespace, name): from the Secret names the operator watches
         self.store = store  # Caches.imagecaches: pods are matched against it
         self.queue: WorkQueue[str] = WorkQueue(self.reconcile, workers=2)
         self._timers: dict[str, Timer] = {}
@@ -76,7 +86,7 @@ class ImageCacheController:
             spec=cache.spec,
             started_at=now if fresh else recorded.start_time or now,
             model=model_for(self.profiles.valid(), _vswitch_of(body)),
-            missing_secrets=await self._missing_secrets(cache.spec.image_pull_secrets) if fresh else (),
+            missing_secrets=self._missing_secrets(cache.spec.image_pull_secrets) if fresh else (),
         )
         want = build.status_at(now).model_copy(update={"observed_generation": generation})
         if want.to_dict() != recorded.to_dict():
@@ -97,15 +107,8 @@ class ImageCacheController:
         self.store.put(("", name), updated)
         log.info("imagecache.status", name=name, phase=status.phase, progress=status.progress)
 
-    async def _missing_secrets(self, secrets: list[str]) -> list[str]:
-        missing = []
-        for ref in secrets:
-            namespace, _, secret = ref.partition(":")
-            try:
-                await self.client.get(paths.secret(namespace, secret))
-            except NotFound:
-                missing.append(ref)
-        return missing
+    def _missing_secrets(self, secrets: list[str]) -> list[str]:
+        return [ref for ref in secrets if not self.secret_exists(*ref.split(":", 1))]
 
     def _warn(self, body: Body, reason: str, message: str) -> None:
         key = (uid_of(body), meta_of(body).get("generation"))

@@ -6,12 +6,15 @@ it). Each virtual node has a port of its own, all served by one aiohttp applicat
 namespace and name, whatever the port. The serving certificate comes from ``eci_operator.certs``; the
 apiserver does not verify kubelet serving certificates unless ``--kubelet-certificate-authority`` is set.
 Pods' output is fictional: the simulated runtime's lifecycle lines and the pod's ``eci.ask.dev/stdout``.
+The resource endpoints (``/metrics/resource``, ``/stats/summary``, ``/pods``, ``/runningpods/``) are
+``handlers.kubelet_resources``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -19,6 +22,7 @@ from aiohttp import web
 from eci_operator import certs
 from eci_operator.domain.bodies import spec_of
 from eci_operator.domain.kubetime import nano_time
+from eci_operator.handlers.kubelet_resources import ResourceEndpoints
 from eci_operator.handlers.store import Store
 from eci_operator.runtime.protocol import LogEntry, Runtime
 
@@ -45,7 +49,15 @@ def _line(entry: LogEntry, timestamps: bool) -> bytes:
 class KubeletServer:
     """One HTTPS server with a listening site per virtual node port."""
 
-    def __init__(self, runtime: Runtime, pods: Store, node_address: str) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        pods: Store,
+        node_address: str,
+        *,
+        resources: ResourceEndpoints | None = None,
+        socket_dir: str = "",
+    ) -> None:
         self.runtime = runtime
         self.pods = pods
         self.app = web.Application()
@@ -53,6 +65,7 @@ class KubeletServer:
             [
                 web.get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs),
                 web.get("/healthz", self.healthz),
+                *(resources.routes() if resources is not None else []),
                 web.route("*", "/{verb}/{tail:.*}", self.unsupported),
             ]
         )
@@ -71,7 +84,10 @@ class KubeletServer:
             ip_addresses=["127.0.0.1"] + ([address] if is_ip and address != "127.0.0.1" else []),
         )
         self.ssl = certs.server_context(pair)
-        self.bind = "127.0.0.1" if address.startswith("127.") else "0.0.0.0"
+        self.bind = "127.0.0.1" if address.startswith("127.") or socket_dir else "0.0.0.0"
+        # The node network of the local control plane relays the nodes' address to these Unix sockets.
+        self.socket_dir = Path(socket_dir) if socket_dir else None
+        self.unix_sites: dict[int, web.UnixSite] = {}
 
     async def start(self) -> None:
         await self.runner.setup()
@@ -89,6 +105,24 @@ class KubeletServer:
             log.info("kubelet.listening", address=self.bind, port=port)
         for port in sorted(set(self.sites) - ports):
             await self.sites.pop(port).stop()
+        if self.socket_dir is not None:
+            await self._ensure_sockets(self.socket_dir, ports)
+
+    async def _ensure_sockets(self, directory: Path, ports: set[int]) -> None:
+        for port in sorted(ports - set(self.unix_sites)):
+            path = directory / f"kubelet-{port}.sock"
+            path.unlink(missing_ok=True)
+            site = web.UnixSite(self.runner, str(path), ssl_context=self.ssl)
+            try:
+                await site.start()
+            except OSError as exc:
+                log.error("kubelet.socket_unavailable", path=str(path), error=str(exc))
+                continue
+            self.unix_sites[port] = site
+            log.info("kubelet.listening", socket=str(path), port=port)
+        for port in sorted(set(self.unix_sites) - ports):
+            await self.unix_sites.pop(port).stop()
+            (directory / f"kubelet-{port}.sock").unlink(missing_ok=True)
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
@@ -102,7 +136,8 @@ class KubeletServer:
         what = verb if verb in UNSUPPORTED else request.path
         return web.Response(
             status=501,
-            text=f"{what} is not supported by the simulated ECI runtime (eci-operator): only logs are\n",
+            text=f"{what} is not supported by the simulated ECI runtime (eci-operator): logs, "
+            "/metrics/resource, /stats/summary, /pods and /runningpods/ are\n",
         )
 
     async def container_logs(self, request: web.Request) -> web.StreamResponse:

@@ -98,6 +98,32 @@ class OperatorCollector(Collector):
             live_cost.add_metric([namespace], float(cost))
         yield groups
         yield live_cost
+        yield from self._utilisation()
+
+    def _utilisation(self) -> Iterator[Metric]:
+        """vCPU billed (the running instances' spec) and used (the model's last reading), by namespace."""
+        billed = GaugeMetricFamily(
+            "eci_operator_vcpu_billed", "vCPU of the running instances, by namespace", labels=["namespace"]
+        )
+        used = GaugeMetricFamily(
+            "eci_operator_vcpu_used", "vCPU the running pods use now, by namespace", labels=["namespace"]
+        )
+        # The collector runs in the HTTP server's thread: it only reads the last reading (made on the loop by
+        # a scrape or the status round), never advances the meter.
+        reading = self.op.usage.last
+        if reading is None:
+            return
+        totals: dict[str, list[float]] = {}
+        for key, containers in reading.containers.items():
+            status = self.op.runtime.get(key)
+            row = totals.setdefault(key[0], [0.0, 0.0])
+            row[0] += float(status.vcpu or 0) if status is not None else 0.0
+            row[1] += sum(c.cpu for c in containers)
+        for namespace, (vcpu, cores) in sorted(totals.items()):
+            billed.add_metric([namespace], vcpu)
+            used.add_metric([namespace], cores)
+        yield billed
+        yield used
 
     def _stock(self) -> Iterator[Metric]:
         stock = GaugeMetricFamily(

@@ -17,8 +17,11 @@ import structlog
 
 from eci_operator.domain.bodies import key_of, meta_of, rv_of, spec_of, uid_of
 from eci_operator.domain.kubetime import parse_time
+from eci_operator.domain.references import SECRET
 from eci_operator.handlers import instruments
 from eci_operator.handlers.announce import Announcer
+from eci_operator.handlers.ask_config import PROFILE_NAME
+from eci_operator.handlers.ask_watch import VSWITCHES_KEY, AskWatch
 from eci_operator.handlers.billing import BillingRecorder
 from eci_operator.handlers.caches import Caches
 from eci_operator.handlers.imagecaches import ImageCacheController
@@ -28,8 +31,10 @@ from eci_operator.handlers.pod_create import GroupCreator
 from eci_operator.handlers.pod_delete import PodFinisher
 from eci_operator.handlers.pod_sync import PodSync
 from eci_operator.handlers.pods import PodController
+from eci_operator.handlers.references import ReferenceWatch
 from eci_operator.handlers.settings import Settings
 from eci_operator.handlers.store import Body, Key, Store
+from eci_operator.handlers.usage import UsageService
 from eci_operator.handlers.workqueue import WorkQueue
 from eci_operator.handlers.zones import ExhaustionWatch
 from eci_operator.kube import paths
@@ -96,15 +101,33 @@ class Operator:
             self.announcer,
             self.clock,
         )
+        self.ask = AskWatch(
+            client,
+            self.caches,
+            runtime,
+            self.events,
+            self.clock,
+            enqueue=self.queue.add,
+            nodes_changed=lambda: self.queue.add(NODES_KEY),
+        )
+        self.usage = UsageService(client, self.caches, runtime, self.clock, self.events)
+        self.references = ReferenceWatch(client, self.queue.add)
+        self.pods.references = self.references
         self.imagecaches = ImageCacheController(
-            client, self.caches.profiles, self.caches.imagecaches, self.events, self.clock
+            client,
+            self.caches.profiles,
+            self.caches.imagecaches,
+            self.events,
+            self.clock,
+            secret_exists=lambda namespace, name: self.references.exists(namespace)(SECRET, name),
         )
         runtime.subscribe(self.queue.add)
         self.informers = self._informers()
         self.tasks: list[asyncio.Task[None]] = []
 
     def _informers(self) -> list[Informer]:
-        """One informer per kind: pods (bound ones), ContainerGroups, our nodes, profiles, namespaces."""
+        """One informer per kind: pods (bound ones), ContainerGroups, our nodes, profiles, namespaces, and
+        ASK's own configuration (VSwitches; the eci-profile ConfigMap unless turned off)."""
         return [
             self._informer(
                 "Pod", paths.pods(), self.on_pod, self.caches.pods, {"fieldSelector": "spec.nodeName!="}
@@ -130,6 +153,7 @@ class Operator:
             self._informer(
                 "ImageCache", paths.image_caches(), self.imagecaches.on_event, self.imagecaches.store
             ),
+            *self.ask.informers(configmap=self.settings.ask_configmap),
         ]
 
     def _informer(
@@ -155,6 +179,8 @@ class Operator:
         try:
             if key == NODES_KEY:
                 await self.nodes.reconcile()
+            elif key == VSWITCHES_KEY:
+                await self.ask.status.write()
             else:
                 await self.pods.reconcile(key)
         except ApiError as exc:
@@ -204,6 +230,9 @@ class Operator:
             self.queue.add(NODES_KEY)
 
     def on_profile(self, kind: str, body: Body) -> None:
+        if meta_of(body).get("name") == PROFILE_NAME:
+            log.error("profile.reserved_name", profile=PROFILE_NAME, why="the eci-profile ConfigMap's name")
+            return
         if kind == "DELETED":
             self.caches.profiles.delete(str(meta_of(body).get("name")))
             self.queue.add(NODES_KEY)
@@ -246,7 +275,8 @@ class Operator:
         for item in items:
             self.on_profile("ADDED", item)
         for name in self.caches.profiles.names():
-            if name not in names:
+            entry = self.caches.profiles.entry(name)
+            if name not in names and entry is not None and not entry.derived:
                 self.on_profile("DELETED", {"metadata": {"name": name}})
                 log.info("cache.missed_deletion", kind="ECIProfile", name=name)
 
@@ -258,11 +288,21 @@ class Operator:
     # ------------------------------------------------------------------------------------------- running
     async def initial_sync(self) -> None:
         """Fill the caches before any reconcile, so nothing is decided on a partial view; adopt first."""
-        pods, groups, nodes, profiles, namespaces, imagecaches = self.informers
-        for informer in (profiles, namespaces, nodes, groups, pods, imagecaches):
+        order = (
+            "VSwitch",
+            "ECIProfile",
+            "ConfigMap",
+            "ImageCache",
+            "Namespace",
+            "Node",
+            "ContainerGroup",
+            "Pod",
+        )
+        for informer in sorted(self.informers, key=lambda i: order.index(i.kind)):
             await informer.list()
         adopted = await self.syncer.adopt_recorded()
         self.queue.add(NODES_KEY)
+        self.queue.add(VSWITCHES_KEY)
         for key in self.caches.groups:
             if self.caches.pods.get(key) is None:
                 self.queue.add(key)  # an orphan (its pod is gone): clean it up
@@ -281,11 +321,16 @@ class Operator:
         self.billing.start()
         self.queue.start()
         self.imagecaches.start()
+        await self.references.prime()
         await self.initial_sync()
         for informer in self.informers:
             self.tasks.append(asyncio.create_task(informer.run(), name=f"eci-watch-{informer.kind}"))
         self.tasks.append(asyncio.create_task(self.leases.run(), name="eci-leases"))
         self.tasks.append(asyncio.create_task(self.resync_loop(), name="eci-resync"))
+        vswitch_status = self.ask.status_loop(self.settings.vswitch_status_seconds)
+        self.tasks.append(asyncio.create_task(vswitch_status, name="eci-vswitch-status"))
+        self.usage.start()
+        self.references.start()
 
     async def stop(self, *, drain_seconds: float = 10.0) -> None:
         with contextlib.suppress(TimeoutError):
@@ -294,6 +339,8 @@ class Operator:
         await self.queue.stop()
         await self.imagecaches.stop()
         await self.billing.stop()
+        await self.usage.stop()
+        await self.references.stop()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

@@ -4,6 +4,7 @@ it (pod_delete). Idempotent: everything it decides can be read back from the Con
 
 from __future__ import annotations
 
+from eci_operator.domain import references
 from eci_operator.domain.bodies import is_daemonset_pod, meta_of, spec_of, uid_of
 from eci_operator.domain.podstatus import pending_status, status_patch
 from eci_operator.handlers.announce import Announcer
@@ -11,6 +12,7 @@ from eci_operator.handlers.caches import Caches
 from eci_operator.handlers.pod_create import GroupCreator
 from eci_operator.handlers.pod_delete import PodFinisher
 from eci_operator.handlers.pod_sync import PodSync, patch_pod_status
+from eci_operator.handlers.references import ReferenceWatch
 from eci_operator.handlers.store import Body, Key
 from eci_operator.kube.client import KubeClient
 from eci_operator.runtime.clock import Clock
@@ -39,6 +41,7 @@ class PodController:
         self.finisher = finisher
         self.announcer = announcer
         self.clock = clock
+        self.references: ReferenceWatch | None = None  # set by the operator: Secrets and ConfigMaps known
 
     async def reconcile(self, key: Key) -> None:
         pod, group = self.caches.pods.get(key), self.caches.groups.get(key)
@@ -58,10 +61,33 @@ class PodController:
             await self._hold_daemonset_pod(key, pod)
             return
         if group is None:
+            if self.references is not None and not await self._references_ready(key, pod):
+                return
             group = await self.creator.create(key, pod, node)
             if group is None:
                 return
         await self.syncer.sync(key, pod, group)
+
+    async def _references_ready(self, key: Key, pod: Body) -> bool:
+        """False (and the pod held, Waiting) while a mandatory Secret or ConfigMap is missing."""
+        assert self.references is not None
+        absent = references.missing(pod, self.references.exists(key[0]))
+        mandatory = [ref for ref in absent if not ref.optional]
+        if not mandatory:
+            for ref in absent:  # optional ones: the pod runs, an Event says what it lacks
+                self.announcer.post(pod, ref.reason, f"{ref.not_found} (optional)", warning=True)
+            return True
+        for ref in mandatory:
+            self.references.wait(key, ref.kind, ref.name)
+        desired = references.waiting_status(pod, mandatory, self.clock.now())
+        patch = status_patch(pod, desired, {})
+        if patch is not None:  # the first time only: later reconciles find the status already written
+            await patch_pod_status(self.client, self.caches, key, pod, patch)
+            for ref in mandatory:
+                self.announcer.post(pod, ref.reason, ref.not_found, warning=True)
+                if ref.volume is not None:
+                    self.announcer.post(pod, "FailedMount", ref.mount_failure, warning=True)
+        return False
 
     async def _hold_daemonset_pod(self, key: Key, pod: Body) -> None:
         desired = pending_status(pod, "DaemonSetNotSupported", DAEMONSET_MESSAGE, self.clock.now())

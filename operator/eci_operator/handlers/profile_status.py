@@ -71,8 +71,8 @@ class ProfileStatusWriter:
     ) -> None:
         for name in self.caches.profiles.names():
             entry = self.caches.profiles.entry(name)
-            if entry is None:
-                continue
+            if entry is None or entry.derived:
+                continue  # (the eci-profile ConfigMap's profile has no status: Events are its output)
             old = entry.body.get("status") or {}
             nodes = [
                 {

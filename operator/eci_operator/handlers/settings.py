@@ -37,6 +37,13 @@ class Settings:
         env="ECI_NODE_ADDRESS",
     )
     kubelet_port_base: int = setting(10250, "first kubelet port (ports in use are skipped)")
+    kubelet_socket_dir: str = setting(
+        "",
+        "also serve each kubelet port on DIR/kubelet-PORT.sock (the local control plane node network "
+        "relays the virtual nodes' address to these; empty: off)",
+        env="ECI_KUBELET_SOCKET_DIR",
+        metavar="DIR",
+    )
     metrics_port: int = setting(8081, "Prometheus /metrics port (0 disables)")
     metrics_address: str = setting("0.0.0.0", "address the metrics endpoint binds")
     webhooks: bool = setting(True, "serve and register the admission webhooks (--no-webhooks turns them off)")
@@ -45,12 +52,23 @@ class Settings:
     webhook_host: str | None = setting(
         None,
         "host or IP the apiserver uses to reach the webhooks: clientConfig url https://HOST:PORT/... "
-        "(default: --node-address)",
+        "(default: --node-address; 127.0.0.1 with --kubelet-socket-dir)",
     )
     webhook_service: str | None = setting(
         None,
         "reach the webhooks through this Service (port 443) instead of a URL (e.g. eci-system/eci-operator)",
         metavar="NAMESPACE/NAME",
+    )
+    ask_configmap: bool = setting(
+        True,
+        "serve virtual nodes from ASK's kube-system/eci-profile ConfigMap and the VSwitch objects "
+        "(--no-ask-configmap: ECIProfiles only)",
+    )
+    vswitch_status_seconds: float = setting(
+        10.0,
+        "refresh the VSwitches' addresses in use this often",
+        flag=False,
+        env="ECI_VSWITCH_STATUS_SECONDS",
     )
     resync_seconds: float = setting(
         60.0, "look at everything again this often", flag=False, env="ECI_RESYNC_SECONDS"

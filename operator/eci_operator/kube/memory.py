@@ -27,7 +27,10 @@ from typing import Any
 from eci_operator.kube.selectors import matches_fields, matches_labels
 
 Obj = dict[str, Any]
-WITH_STATUS = frozenset({"pods", "nodes", "namespaces", "containergroups", "eciprofiles", "imagecaches"})
+WITH_STATUS = frozenset(
+    {"pods", "nodes", "namespaces", "containergroups", "eciprofiles", "imagecaches", "vswitches"}
+)
+WITH_STATUS = frozenset({"pods", "nodes", "namespaces", "containergroups", "eciprofiles", "loads"})
 KINDS = {
     "pods": "Pod",
     "nodes": "Node",
@@ -36,7 +39,10 @@ KINDS = {
     "events": "Event",
     "containergroups": "ContainerGroup",
     "eciprofiles": "ECIProfile",
+    "vswitches": "VSwitch",
+    "loads": "Load",
     "configmaps": "ConfigMap",
+    "secrets": "Secret",
     "validatingwebhookconfigurations": "ValidatingWebhookConfiguration",
     "mutatingwebhookconfigurations": "MutatingWebhookConfiguration",
 }

@@ -33,6 +33,14 @@ def container_group_status(namespace: str, name: str) -> str:
     return container_group(namespace, name) + "/status"
 
 
+def loads() -> str:
+    return f"{CG_BASE}/loads"
+
+
+def load_status(namespace: str, name: str) -> str:
+    return f"{CG_BASE}/namespaces/{namespace}/loads/{name}/status"
+
+
 def profiles() -> str:
     return f"{CG_BASE}/eciprofiles"
 
@@ -80,5 +88,13 @@ def image_cache_status(name: str) -> str:
     return f"{image_caches()}/{name}/status"
 
 
-def secret(namespace: str, name: str) -> str:
-    return f"/api/v1/namespaces/{namespace}/secrets/{name}"
+def vswitches() -> str:
+    return f"{CG_BASE}/vswitches"
+
+
+def vswitch_status(name: str) -> str:
+    return f"{vswitches()}/{name}/status"
+
+
+def configmaps(namespace: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/configmaps"

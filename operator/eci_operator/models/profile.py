@@ -139,7 +139,10 @@ class ECIProfileSpec(KubeModel):
     vpc_id: str = Field(max_length=64, pattern=VPC_PATTERN)
     security_group_id: str = Field(max_length=64, pattern=SECURITY_GROUP_PATTERN)
     allowed_security_group_ids: list[str] = Field(default_factory=list, max_length=MAX_SECURITY_GROUPS)
-    vswitches: list[VSwitch] = Field(alias="vSwitches", min_length=1, max_length=MAX_VSWITCHES)
+    # Inline vSwitches, and/or references to VSwitch objects (vSwitchIds), which the operator resolves into
+    # inline entries before it judges the profile (domain.configmap.expand_references); at least one in all.
+    vswitches: list[VSwitch] = Field(default_factory=list, alias="vSwitches", max_length=MAX_VSWITCHES)
+    vswitch_ids: list[str] = Field(default_factory=list, alias="vSwitchIds", max_length=MAX_VSWITCHES)
     selectors: list[Selector] = Field(default_factory=list, max_length=MAX_SELECTORS)
     virtual_node_taint: bool = True
     enable_linux_arm64_node: bool = False
@@ -155,8 +158,23 @@ class ECIProfileSpec(KubeModel):
             raise ValueError(f"duplicate security group ids: {', '.join(dupes)}")
         return value
 
+    @field_validator("vswitch_ids")
+    @classmethod
+    def _vswitch_ids_are_ids(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(VSWITCH_PATTERN, item) or len(item) > 64:
+                raise ValueError(f"{item!r} is not a vSwitch id (vsw-...)")
+        if dupes := _duplicates(value):
+            raise ValueError(f"duplicate vSwitch ids: {', '.join(dupes)}")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if not self.vswitches:
+            raise ValueError(
+                "vSwitches: at least one vSwitch is needed, inline or a VSwitch object named in vSwitchIds"
+                + (" (not resolved here: the operator resolves vSwitchIds)" if self.vswitch_ids else "")
+            )
         if dupes := _duplicates([v.id for v in self.vswitches]):
             raise ValueError(f"vSwitches: duplicate ids: {', '.join(dupes)}")
         if dupes := _duplicates([s.name for s in self.selectors]):

@@ -21,12 +21,15 @@ from aiohttp import web
 from eci_operator.domain import admission as rules
 from eci_operator.domain import pod_mutation as mutation
 from eci_operator.domain import webhooks
+from eci_operator.domain.configmap import SIMULATION_PREFIX, configmap_problems
 from eci_operator.domain.nodes import incumbents
+from eci_operator.handlers.ask_config import PROFILE_NAME, SOURCE
 from eci_operator.handlers.caches import Caches
 from eci_operator.models import ECIProfileSpec
 
 log = structlog.get_logger("eci_operator.admission")
 SYNC_WAIT_SECONDS = 3.0
+VSWITCH_WAIT_SECONDS = 2.0
 Decide = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -47,6 +50,9 @@ class AdmissionServer:
         self.app = web.Application()
         self.app.router.add_post(webhooks.VALIDATE_PROFILES, self._route(self.validate_profile))
         self.app.router.add_post(webhooks.VALIDATE_PODS, self._route(self.validate_pod))
+        self.app.router.add_post(
+            webhooks.VALIDATE_ECI_PROFILE_CONFIGMAP, self._route(self.validate_eci_profile_configmap)
+        )
         self.app.router.add_post(webhooks.MUTATE_PODS, self._route(self.mutate_pod))
         self.app.router.add_post(
             webhooks.MUTATE_ECI_NAMESPACE_PODS, self._route(self.mutate_eci_namespace_pod)
@@ -115,11 +121,46 @@ class AdmissionServer:
         body = req.get("object") or {}
         name = str(req.get("name") or (body.get("metadata") or {}).get("name") or "")
         others = {n: p.spec for n, p in self.caches.profiles.valid().items() if n != name}
-        errors = rules.validate_profile_admission(body, old_body=req.get("oldObject"), others=others)
+        errors = rules.validate_profile_admission(
+            body, old_body=req.get("oldObject"), others=others, vswitches=self.caches.profiles.inventory
+        )
         if not errors:
             return {"allowed": True}
         log.info("admission.denied", kind="ECIProfile", name=name, problems=len(errors))
         return _deny(rules.denial(f'ECIProfile "{name}"', (e.message for e in errors)))
+
+    async def validate_eci_profile_configmap(self, req: Mapping[str, Any]) -> dict[str, Any]:
+        """An eci-profile edit that would not take effect is refused, with the messages of its Event."""
+        body = req.get("object") or {}
+        old = req.get("oldObject") or {}
+        data = body.get("data") or {}
+        annotations = (body.get("metadata") or {}).get("annotations") or {}
+        simulation = {k: v for k, v in annotations.items() if k.startswith(SIMULATION_PREFIX)}
+
+        def old_simulation() -> dict[str, str]:
+            meta = (old.get("metadata") or {}).get("annotations") or {}
+            return {k: v for k, v in meta.items() if k.startswith(SIMULATION_PREFIX)}
+
+        if old and (old.get("data") or {}) == data and old_simulation() == simulation:
+            return {"allowed": True}  # labels, other annotations: always allowed
+        deadline = asyncio.get_running_loop().time() + VSWITCH_WAIT_SECONDS
+        while True:
+            errors = configmap_problems(
+                data,
+                vswitches=self.caches.profiles.inventory,
+                name=PROFILE_NAME,
+                source=SOURCE,
+                annotations=simulation,
+            )
+            # A VSwitch applied a moment ago may not be in the cache yet: give its watch event a moment.
+            unknown = any("no such vSwitch" in e.why for e in errors)
+            if not unknown or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        if not errors:
+            return {"allowed": True}
+        log.info("admission.denied", kind="ConfigMap", name=SOURCE, problems=len(errors))
+        return _deny("\n".join(m if m.startswith(SOURCE) else f"{SOURCE}: {m}" for m in map(str, errors)))
 
     async def validate_pod(self, req: Mapping[str, Any]) -> dict[str, Any]:
         pod, namespace = self._pod(req)

@@ -60,15 +60,18 @@ def endpoint_and_names(settings: Settings, ca_bundle: str) -> tuple[webhooks.End
         ]
         endpoint = webhooks.Endpoint(ca_bundle=ca_bundle, service_namespace=namespace, service_name=name)
         return endpoint, dns, []
-    host = settings.webhook_host or settings.node_address
+    # With the local control plane's node network the nodes' address is relayed for kubelet ports only;
+    # the apiserver is on this machine, so the webhooks stay on loopback.
+    host = settings.webhook_host or ("127.0.0.1" if settings.kubelet_socket_dir else settings.node_address)
     shown = f"[{host}]" if ":" in host else host
     endpoint = webhooks.Endpoint(ca_bundle=ca_bundle, url_base=f"https://{shown}:{settings.webhook_port}")
     return endpoint, ([] if _is_ip(host) else [host]), ([host] if _is_ip(host) else [])
 
 
-async def register(client: KubeClient, endpoint: webhooks.Endpoint) -> None:
+async def register(client: KubeClient, endpoint: webhooks.Endpoint, *, configmap: bool = False) -> None:
     """Create or replace the ``eci-operator`` webhook configurations."""
-    for body in (webhooks.validating_configuration(endpoint), webhooks.mutating_configuration(endpoint)):
+    validating = webhooks.validating_configuration(endpoint, configmap=configmap)
+    for body in (validating, webhooks.mutating_configuration(endpoint)):
         collection = COLLECTIONS[body["kind"]]
         _, created = await client.create_or_get(collection, body)
         if not created:
@@ -92,7 +95,7 @@ async def start(caches: Caches, client: KubeClient, settings: Settings) -> Admis
         log.error("webhooks.failed", stage="serve", port=settings.webhook_port, error=str(exc))
         return None
     try:
-        await register(client, endpoint)
+        await register(client, endpoint, configmap=settings.ask_configmap)
     except ApiError as exc:
         log.error("webhooks.failed", stage="register", error=str(exc))
         await server.stop()
