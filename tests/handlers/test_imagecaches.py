@@ -162,3 +162,16 @@ async def test_a_pinned_cache_not_ready_refuses_the_pod_naming_the_annotation(
     assert "Creating" in pinned["status"]["message"]
     await harness.advance(10)
     assert _started(harness, "fine") == 10  # the others are served: nginx pulled, 100 MiB at 10 MiB/s
+
+
+async def test_the_pull_override_annotation_decides_the_pull_time_alone(harness: Harness) -> None:
+    harness.profile(simulation=PULLS)
+    await harness.settle()
+    harness.pod("scripted", annotations={"eci.ask.dev/image-pull-seconds": "3"})
+    await harness.settle()
+    group = harness.server.get("containergroups", "ns", "scripted")
+    assert group is not None
+    assert group["spec"]["lifecycle"]["pullSeconds"] == 3
+    await harness.advance(3)
+    assert _started(harness, "scripted") == 3
+    assert "Pulling" not in harness.events("scripted")  # one figure for all pulls: no per-image events

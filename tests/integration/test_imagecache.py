@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
+from cluster_helpers import GROUP, VERSION, virtual_pod, zone_of
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
+from eci_operator.domain.kubetime import parse_time
 from helpers import wait_for
 
 IMC = ("eci.alibabacloud.com", "v1", "imagecaches")
@@ -118,3 +121,72 @@ async def test_a_missing_pull_secret_fails_the_cache_and_a_bad_spec_is_refused(
     assert refused.returncode != 0
     assert "spec.imageCacheSize" in refused.stderr
     assert "greater than or equal to 20" in refused.stderr
+
+
+async def test_a_pod_matching_a_ready_cache_starts_faster_with_the_write_back_and_events(
+    api: ApiClient, namespace: str, make_profile: Any
+) -> None:
+    custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+    pulls = {
+        "enabled": True,
+        "bandwidthMiBps": 50,
+        "defaultImageSizeMiB": 200,
+        "cacheBuildOverheadSeconds": 1,
+    }
+    profile = await make_profile(simulation={"imagePulls": pulls})
+    selector = {"topology.kubernetes.io/zone": zone_of(profile)}
+    name = f"ic-warm-{namespace}"
+    image = f"registry.example/{namespace}/app:1"
+    body = {
+        "apiVersion": "eci.alibabacloud.com/v1",
+        "kind": "ImageCache",
+        "metadata": {"name": name},
+        "spec": {"images": [image]},
+    }
+    await custom.create_cluster_custom_object(*IMC, body)
+    try:
+
+        async def ready() -> dict[str, Any] | None:
+            got = dict((await custom.get_cluster_custom_object(*IMC, name)).get("status") or {})
+            return got if got.get("phase") == "Ready" else None
+
+        cache = await wait_for(ready, 30, what=f"ImageCache {name} Ready")
+        for pod, img in (("cold", f"registry.example/{namespace}/other:1"), ("warm", image)):
+            manifest = virtual_pod(pod, nodeSelector=selector)
+            manifest["spec"]["containers"][0]["image"] = img
+            await core.create_namespaced_pod(namespace, manifest)
+
+        async def started(pod: str) -> float | None:
+            group = await custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, "containergroups", pod
+            )
+            status = group.get("status") or {}
+            if status.get("phase") != "Running":
+                return None
+            return (parse_time(status["startedAt"]) - parse_time(status["instanceCreatedAt"])).total_seconds()
+
+        cold = await wait_for(lambda: started("cold"), 30, what="pod cold Running")
+        warm = await wait_for(lambda: started("warm"), 30, what="pod warm Running")
+        assert cold == pytest.approx(4, abs=0.01)  # 200 MiB at 50 MiB/s, recorded by the model
+        assert warm == pytest.approx(1, abs=0.01)  # the cache's start (demo calibration)
+        pod = await core.read_namespaced_pod("warm", namespace)
+        assert pod.metadata.annotations["k8s.aliyun.com/eci-matched-image-cache"] == cache["imageCacheId"]
+
+        async def reasons(pod: str) -> set[str]:
+            events = await core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={pod}")
+            return {e.reason for e in events.items}
+
+        await wait_for(
+            lambda: _has(reasons("cold"), {"Pulling", "Pulled", "Created", "Started"}),
+            30,
+            what="cold's events",
+        )
+        await wait_for(
+            lambda: _has(reasons("warm"), {"SuccessfulHitImageCache", "Pulled"}), 30, what="warm's"
+        )
+    finally:
+        await custom.delete_cluster_custom_object(*IMC, name)
+
+
+async def _has(got: Any, wanted: set[str]) -> bool:
+    return wanted <= await got
