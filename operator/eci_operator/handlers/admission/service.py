@@ -76,8 +76,11 @@ async def register(client: KubeClient, endpoint: webhooks.Endpoint) -> None:
             await client.merge_patch(f"{collection}/{webhooks.NAME}", patch)
 
 
-async def start(caches: Caches, client: KubeClient, settings: Settings) -> Admission | None:
-    """Serve the webhooks and register them; None when disabled or when they could not be set up."""
+async def start(
+    caches: Caches, client: KubeClient, settings: Settings, *, register_now: bool = True
+) -> Admission | None:
+    """Serve the webhooks (and register them unless told to wait for leadership); None when disabled or
+    when they could not be served."""
     if not settings.webhooks:
         log.info("webhooks.disabled")
         return None
@@ -91,15 +94,27 @@ async def start(caches: Caches, client: KubeClient, settings: Settings) -> Admis
     except (OSError, ValueError) as exc:
         log.error("webhooks.failed", stage="serve", port=settings.webhook_port, error=str(exc))
         return None
+    admission = Admission(server=server, endpoint=endpoint)
+    log.info("webhooks.serving", port=settings.webhook_port)
+    if register_now and not await claim(admission, client):
+        await server.stop()
+        return None
+    return admission
+
+
+async def claim(admission: Admission | None, client: KubeClient) -> bool:
+    """Point the webhook configurations at this replica (the leader owns them); False when refused."""
+    if admission is None:
+        return False
+    endpoint = admission.endpoint
     try:
         await register(client, endpoint)
     except ApiError as exc:
         log.error("webhooks.failed", stage="register", error=str(exc))
-        await server.stop()
-        return None
+        return False
     where = endpoint.url_base or f"service {endpoint.service_namespace}/{endpoint.service_name}"
-    log.info("webhooks.registered", name=webhooks.NAME, endpoint=where, port=settings.webhook_port)
-    return Admission(server=server, endpoint=endpoint)
+    log.info("webhooks.registered", name=webhooks.NAME, endpoint=where)
+    return True
 
 
 async def stop(admission: Admission | None) -> None:
