@@ -66,6 +66,7 @@ class LeaderElector:
         self.config = config
         self.identity = config.identity or default_identity()
         self.path = paths.lease(config.namespace, config.name)
+        self.collection = paths.leases(config.namespace)
         self.observed: rules.Record | None = None
         self.observed_rv: str | None = None
         self.observed_at = clock.now()
@@ -83,7 +84,9 @@ class LeaderElector:
         return self.clock.now() < self.renewed_at + dt.timedelta(seconds=self.config.renew_deadline)
 
     def may_write(self, method: str, path: str) -> bool:
-        return self.leading or path.split("?")[0] == self.path
+        """The fence: the leader writes; anyone writes the election Lease (created in its collection)."""
+        bare = path.split("?")[0]
+        return self.leading or bare == self.path or (method == "POST" and bare == self.collection)
 
     # ------------------------------------------------------------------------------------------- steps
     def _observe(self, record: rules.Record, rv: str | None) -> None:
@@ -128,7 +131,7 @@ class LeaderElector:
         record = rules.claim(None, self.identity, now, self.config.lease_duration)
         body = {"metadata": {"name": self.config.name}, "spec": record.spec()}
         try:
-            lease = await self.client.create(paths.leases(self.config.namespace), body)
+            lease = await self.client.create(self.collection, body)
         except ApiError as exc:
             log.info("leader.create_failed", lease=self.config.name, error=str(exc))
             return False
