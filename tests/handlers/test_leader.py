@@ -225,3 +225,14 @@ async def test_of_two_candidates_writing_the_same_version_only_one_wins(cluster:
     assert await c.elector._write(claim) is False  # its resourceVersion precondition failed: 409
     assert cluster.holder() == "b"
     assert await c.elector.step() is None  # and on its next try it sees b's fresh record
+
+
+async def test_a_paused_leader_nobody_replaced_resumes_at_the_version_it_wrote(cluster: Cluster) -> None:
+    a, b = await cluster.replica("a"), await cluster.replica("b")
+    assert await a.elector.step() == "started"
+    cluster.clock.advance(30)  # paused past its deadline and its lease duration; b never tried meanwhile
+    assert not a.elector.leading
+    assert await a.elector.step() is None  # renewed at its own resourceVersion: nobody else led
+    assert a.elector.leading
+    assert await b.elector.step() is None  # and b sees a fresh record
+    assert cluster.holder() == "a"

@@ -66,9 +66,11 @@ async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         log.info("operator.started", workers=op_settings.workers, address=op_settings.node_address)
         return
     elector = LeaderElector(client, op.clock, election_config(op_settings))
+    # Every replica serves the webhooks; behind a Service they share one certificate (a Secret, created
+    # once by whichever replica comes first: the one write a standby makes, before the fence is up).
+    memo.admission = await admission.start(op.caches, client, op_settings, register_now=False)
     client.write_fence = elector.may_write  # from here on, only the leader's writes are sent
     memo.elector = elector
-    memo.admission = await admission.start(op.caches, client, op_settings, register_now=False)
     await op.watch()
     memo.election = asyncio.create_task(_elect_and_lead(memo, elector, op), name="eci-election")
     log.info("operator.standby", identity=elector.identity, lease=elector.path)
@@ -78,6 +80,7 @@ def election_config(settings: Settings) -> ElectionConfig:
     return ElectionConfig(
         namespace=settings.leader_election_namespace or default_namespace(),
         name=settings.leader_election_name,
+        identity=settings.leader_election_identity or "",
         lease_duration=settings.leader_election_lease_duration,
         renew_deadline=settings.leader_election_renew_deadline,
         retry_period=settings.leader_election_retry_period,

@@ -10,6 +10,11 @@ last successful renewal is younger than the renew deadline may write, by its own
 moment of the write. A leader that was paused, partitioned or starved therefore stops writing at once,
 before its lease can have expired for anyone else (renew deadline < lease duration), whatever its tasks
 were doing (no split brain); the election Lease itself is the one object it may always write.
+
+One rule beyond client-go (whose leader gives up once the deadline has passed): a leader past its
+deadline tries its renewal at the resourceVersion it last wrote. Every acquisition writes the Lease, so if
+that write succeeds nobody else has led meanwhile, and it resumes (a single replica that was paused
+recovers without a restart); if the Lease moved on it stops leading, and the process exits.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ class ElectionConfig:
 
 class LeaderElector:
     def __init__(self, client: KubeClient, clock: Clock, config: ElectionConfig) -> None:
+        """``config.identity`` must be unique among the replicas (default: hostname_uuid)."""
         rules.validate_durations(config.lease_duration, config.renew_deadline, config.retry_period)
         self.client, self.clock = client, clock
         self.config = config
@@ -107,10 +113,13 @@ class LeaderElector:
     async def try_acquire_or_renew(self) -> bool:
         now = self.clock.now()
         observed = self.observed
-        if observed is not None and observed.holder == self.identity and self.leading:
-            renewal = rules.claim(observed, self.identity, now, self.config.lease_duration)
-            if await self._write(renewal):  # the fast path: no read
+        if self.was_leading and observed is not None and observed.holder == self.identity:
+            # The fast path (no read), at the resourceVersion we last wrote: if it succeeds, nobody has
+            # written the Lease since, so nobody else can have led, even if we were paused past the deadline.
+            if await self._write(rules.claim(observed, self.identity, now, self.config.lease_duration)):
                 return True
+            if not self.leading:
+                return False  # past the deadline and the Lease moved on: we stop (no re-acquiring)
         try:
             lease = await self.client.get(self.path)
         except NotFound:
@@ -142,9 +151,6 @@ class LeaderElector:
         """One try; "started" when we became leader, "stopped" when we lost it, else None."""
         if self.stopped.is_set():
             return None
-        if self.was_leading and not self.leading:  # no renewal for the renew deadline: client-go stops
-            self._stop("renew deadline passed")
-            return "stopped"
         ok = await self.try_acquire_or_renew()
         if ok:
             self.renewed_at = self.clock.now()

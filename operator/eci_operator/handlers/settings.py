@@ -65,6 +65,11 @@ class Settings:
         "kube-system outside one)",
     )
     leader_election_name: str = setting(leader.LEASE_NAME, "name of the election Lease")
+    leader_election_identity: str | None = setting(
+        None,
+        "this replica's holder identity; must be unique among the replicas (default: hostname_uuid, "
+        "POD_NAME for hostname when set)",
+    )
     leader_election_lease_duration: float = setting(
         leader.LEASE_DURATION_SECONDS,
         "seconds a standby waits, from the last renewal it saw, before taking over",

@@ -9,6 +9,7 @@ job does not depend on it, and a pod that slips through still fails at binding w
 from __future__ import annotations
 
 import base64
+import dataclasses
 import ipaddress
 from dataclasses import dataclass
 
@@ -66,6 +67,30 @@ def endpoint_and_names(settings: Settings, ca_bundle: str) -> tuple[webhooks.End
     return endpoint, ([] if _is_ip(host) else [host]), ([host] if _is_ip(host) else [])
 
 
+def tls_secret_name(service_name: str) -> str:
+    return f"{service_name}-webhook-tls"
+
+
+async def shared_tls(
+    client: KubeClient, endpoint: webhooks.Endpoint, ca_pem: bytes, pair: certs.KeyPair
+) -> tuple[bytes, certs.KeyPair]:
+    """Every replica behind the Service serves the same certificate: the first to start stores its CA and
+    serving pair in a Secret beside the Service (create-only), the others read that one and use it."""
+    namespace, name = str(endpoint.service_namespace), tls_secret_name(str(endpoint.service_name))
+    encode = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "eci-operator"}},
+        "type": "kubernetes.io/tls",
+        "data": {"ca.crt": encode(ca_pem), "tls.crt": encode(pair.cert_pem), "tls.key": encode(pair.key_pem)},
+    }
+    secret, created = await client.create_or_get(f"/api/v1/namespaces/{namespace}/secrets", body)
+    data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+    log.info("webhooks.tls", secret=f"{namespace}/{name}", created=created)
+    return data["ca.crt"], certs.KeyPair(cert_pem=data["tls.crt"], key_pem=data["tls.key"])
+
+
 async def register(client: KubeClient, endpoint: webhooks.Endpoint) -> None:
     """Create or replace the ``eci-operator`` webhook configurations."""
     for body in (webhooks.validating_configuration(endpoint), webhooks.mutating_configuration(endpoint)):
@@ -89,6 +114,13 @@ async def start(
     try:
         endpoint, dns, ips = endpoint_and_names(settings, ca_bundle)
         pair = certs.issue_server_cert(ca, dns_names=dns, ip_addresses=ips)
+        if endpoint.service_namespace and endpoint.service_name and settings.leader_elect:
+            ca_pem, pair = await shared_tls(client, endpoint, ca.cert_pem, pair)
+            endpoint = dataclasses.replace(endpoint, ca_bundle=base64.b64encode(ca_pem).decode())
+    except ApiError as exc:
+        log.error("webhooks.failed", stage="tls-secret", error=str(exc))
+        return None
+    try:
         server = AdmissionServer(caches)
         await server.start(settings.webhook_bind_address, settings.webhook_port, certs.server_context(pair))
     except (OSError, ValueError) as exc:
