@@ -67,6 +67,10 @@ def endpoint_and_names(settings: Settings, ca_bundle: str) -> tuple[webhooks.End
     return endpoint, ([] if _is_ip(host) else [host]), ([host] if _is_ip(host) else [])
 
 
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
 def tls_secret_name(service_name: str) -> str:
     return f"{service_name}-webhook-tls"
 
@@ -77,13 +81,16 @@ async def shared_tls(
     """Every replica behind the Service serves the same certificate: the first to start stores its CA and
     serving pair in a Secret beside the Service (create-only), the others read that one and use it."""
     namespace, name = str(endpoint.service_namespace), tls_secret_name(str(endpoint.service_name))
-    encode = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
     body = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "eci-operator"}},
         "type": "kubernetes.io/tls",
-        "data": {"ca.crt": encode(ca_pem), "tls.crt": encode(pair.cert_pem), "tls.key": encode(pair.key_pem)},
+        "data": {
+            "ca.crt": _b64(ca_pem),
+            "tls.crt": _b64(pair.cert_pem),
+            "tls.key": _b64(pair.key_pem),
+        },
     }
     secret, created = await client.create_or_get(f"/api/v1/namespaces/{namespace}/secrets", body)
     data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
