@@ -98,6 +98,19 @@ def test_the_token_cannot_read_secrets(sa_kubeconfig: Path, kubectl_bin: str) ->
     assert as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", "patch", "nodes/status").stdout.strip() == "yes"
 
 
+def test_the_token_may_touch_only_its_own_lease_and_tls_secret(sa_kubeconfig: Path, kubectl_bin: str) -> None:
+    def can(*args: str) -> str:
+        return as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", *args).stdout.strip()
+
+    assert can("patch", "leases/eci-operator", "-n", NAMESPACE) == "yes"
+    assert can("patch", "leases/someone-else", "-n", NAMESPACE) == "no"
+    assert can("patch", "leases/eci-operator", "-n", "kube-system") == "no"
+    assert can("get", "secrets/eci-operator-webhook-tls", "-n", NAMESPACE) == "yes"
+    assert can("get", "secrets/other", "-n", NAMESPACE) == "no"
+    assert can("list", "secrets", "-n", NAMESPACE) == "no"
+    assert can("update", "leases/eci-operator", "-n", NAMESPACE) == "no"  # merge patches only
+
+
 async def test_the_operator_with_its_service_account_serves_the_main_scenario(
     api: ApiClient,
     namespace: str,
@@ -108,7 +121,14 @@ async def test_the_operator_with_its_service_account_serves_the_main_scenario(
 ) -> None:
     core = client.CoreV1Api(api)
     operator_process.stop()
-    scoped = OperatorProcess(str(sa_kubeconfig), str(tmp_path / "sa-operator.log"))
+    # In its namespace as when deployed: the election Lease and the webhooks' shared TLS Secret there
+    # (the Service does not exist here; with failurePolicy Ignore, admission is skipped meanwhile).
+    scoped = OperatorProcess(
+        str(sa_kubeconfig),
+        str(tmp_path / "sa-operator.log"),
+        f"--leader-election-namespace={NAMESPACE}",
+        f"--webhook-service={NAMESPACE}/eci-operator",
+    )
     try:
         scoped.start()
         profile = await make_profile()
@@ -148,6 +168,8 @@ async def test_the_operator_with_its_service_account_serves_the_main_scenario(
         assert not denied, f"requests the ServiceAccount was refused: {denied}"
         log = (tmp_path / "sa-operator.log").read_text()
         assert '"webhooks.registered"' in log
+        assert '"webhooks.tls"' in log
+        assert '"leader.started"' in log
         assert "orbidden" not in log, scoped.log_tail()
     finally:
         code = scoped.stop()

@@ -1,0 +1,137 @@
+"""Two operator processes with leader election: SIGKILL of the leader during a scale-up.
+
+The session operator is stopped; two replicas (own metrics, webhook and kubelet ports, own identities)
+elect a leader on the Lease kube-system/eci-operator. While both run only the leader writes (its request
+counters against the standby's); the leader is SIGKILLed a third of the way through a scale-up of
+``ECI_FAILOVER_PODS`` pods (40 in ``make test``, 300 in ``make test-faults``); the standby takes over,
+adopts every recorded group and places the rest. The takeover time is measured and printed (and is the
+new leader's ``eci_operator_leader_takeover_seconds``), never asserted against a wall clock.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster_helpers import virtual_deployment, zone_of
+from fault_helper import invariants_hold, record_fault
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client import ApiClient
+
+from helpers import OperatorProcess, scrape, wait_for
+
+FAILOVER_PODS = int(os.environ.get("ECI_FAILOVER_PODS", "40"))
+
+
+def writes(port: int) -> Counter[str]:
+    """Successful writes a replica sent, by resource, the election Lease's left out."""
+    out: Counter[str] = Counter()
+    for (name, labels), value in scrape(port).items():
+        facts = dict(labels)
+        if name != "eci_operator_api_requests_total" or facts.get("verb") not in ("create", "patch", "delete"):
+            continue
+        if str(facts.get("code", "")).startswith("2") and facts.get("resource") != "leases":
+            out[str(facts.get("resource"))] += int(value)
+    return out
+
+
+def logged(proc: OperatorProcess, event: str) -> bool:
+    try:
+        return f'"{event}"' in Path(proc.log_path).read_text(errors="replace")
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture
+async def replicas(
+    operator_process: OperatorProcess, kubeconfig: Path, tmp_path: Path
+) -> AsyncIterator[tuple[OperatorProcess, OperatorProcess]]:
+    operator_process.stop()  # SIGTERM: it releases the Lease, so the first replica takes it at once
+    first = OperatorProcess(str(kubeconfig), str(tmp_path / "first.log"))
+    second = OperatorProcess(str(kubeconfig), str(tmp_path / "second.log"))
+    try:
+        first.start()  # synced = leading
+        second.start(wait=False)
+        await wait_for(lambda: logged(second, "operator.standby"), 60, what="the second replica on standby")
+        yield first, second
+    finally:
+        codes = [first.stop(), second.stop()]
+        operator_process.start()
+    assert all(c in (0, 1, None, -signal.SIGKILL) for c in codes), second.log_tail()
+
+
+async def ready_since(api: ApiClient, node: str) -> str | None:
+    obj = await client.CoreV1Api(api).read_node(node)
+    ready = [c for c in obj.status.conditions or [] if c.type == "Ready" and c.status == "True"]
+    return str(ready[0].last_transition_time) if ready else None
+
+
+async def test_the_standby_takes_over_a_killed_leader_during_a_scale_up(
+    api: ApiClient, namespace: str, make_profile: Any, replicas: Any, kubeconfig: Path, kubectl: Any
+) -> None:
+    leader, standby = replicas
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    profile = await make_profile()
+    node = f"virtual-kubelet-{zone_of(profile)}"
+    since = await wait_for(lambda: ready_since(api, node), 60, what=f"{node} Ready")
+    annotations = {"eci.ask.dev/stdout": "hello from before the failover"}
+    big = virtual_deployment(
+        "big", FAILOVER_PODS, annotations=annotations, node_selector={"kubernetes.io/hostname": node}
+    )
+    await apps.create_namespaced_deployment(namespace, big)
+
+    async def running() -> dict[str, str]:
+        pods = (await core.list_namespaced_pod(namespace)).items
+        return {p.metadata.name: p.status.pod_ip for p in pods if p.status.phase == "Running"}
+
+    third = max(1, FAILOVER_PODS // 3)
+    await wait_for(lambda: _len_at_least(running(), third), 180, what=f"{third} pods Running")
+    assert writes(standby.metrics_port) == Counter(), "the standby wrote while the leader led"
+    assert writes(leader.metrics_port)["containergroups"] >= third
+    before = await running()
+
+    leader.kill()
+    record_fault("sigkill-leader")
+    killed = time.monotonic()
+    await wait_for(lambda: logged(standby, "operator.leading"), 60, what="the standby to take over")
+    takeover = time.monotonic() - killed
+    measured = scrape(standby.metrics_port).get(("eci_operator_leader_takeover_seconds", ()))
+    print(f"\nfailover: {FAILOVER_PODS} pods, takeover {takeover:.1f}s after SIGKILL (lease gap {measured}s)")
+
+    done = await wait_for(
+        lambda: _len_at_least(running(), FAILOVER_PODS), 300, what=f"{FAILOVER_PODS} pods Running"
+    )
+    assert {name: done[name] for name in before if name in done} == before  # adopted: same IPs
+    ips = list(done.values())
+    assert len(ips) == len(set(ips)), "an IP was given twice"
+    groups = await client.CustomObjectsApi(api).list_namespaced_custom_object(
+        "eci.ask.dev", "v1alpha1", namespace, "containergroups"
+    )
+    uids = [g["spec"]["podUid"] for g in groups["items"]]
+    assert len(uids) == len(set(uids)) == FAILOVER_PODS  # one ContainerGroup per pod
+    assert await ready_since(api, node) == since, f"{node} went NotReady during the failover"
+    old = sorted(before)[0]
+    logs = kubectl("logs", "-n", namespace, old, check=False)  # the node's port follows the leader
+    assert "hello from before the failover" in logs.stdout, logs.stderr
+    await invariants_hold(kubeconfig, 60, "after the leader was killed during a scale-up")
+    check = subprocess.run(
+        [str(Path(sys.executable).parent / "eci-operator"), "check", "--grace=10"],
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+async def _len_at_least(value: Any, n: int) -> Any:
+    got = await value
+    return got if len(got) >= n else None
