@@ -80,6 +80,8 @@ def test_manifests_apply_with_server_side_dry_run(rbac: None, kubectl: Any) -> N
         "clusterrole.rbac.authorization.k8s.io/eci-operator",
         "service/eci-operator",
         "deployment.apps/eci-operator",
+        "poddisruptionbudget.policy/eci-operator",
+        "role.rbac.authorization.k8s.io/eci-operator",
     ):
         assert kind in got.stdout
     assert "examples" not in kubectl("kustomize", str(MANIFESTS)).stdout  # examples are not deployed
