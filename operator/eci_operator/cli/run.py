@@ -6,10 +6,10 @@ Its flags are the operator's settings (``handlers.settings``), defined once ther
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import os
 import sys
-import threading
 from typing import Any
 
 from eci_operator import logs
@@ -75,7 +75,9 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"eci-operator run: {exc}", file=sys.stderr)
         return 2
-    stop_flag = threading.Event()  # set when this replica loses the leader election Lease
+    # Set (on the operator's loop) when this replica loses the leader election Lease. An asyncio.Event:
+    # Kopf would wait for a threading.Event in an executor thread that outlives the loop.
+    stop_flag = asyncio.Event()
     memo = kopf.Memo(settings=settings, kubeconfig=args.kubeconfig, stop_flag=stop_flag)
     kopf.run(
         registry=registry,

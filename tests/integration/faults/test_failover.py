@@ -11,7 +11,6 @@ new leader's ``eci_operator_leader_takeover_seconds``), never asserted against a
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -56,7 +55,7 @@ def logged(proc: OperatorProcess, event: str) -> bool:
 async def replicas(
     operator_process: OperatorProcess, kubeconfig: Path, tmp_path: Path
 ) -> AsyncIterator[tuple[OperatorProcess, OperatorProcess]]:
-    operator_process.stop()  # SIGTERM: it releases the Lease, so the first replica takes it at once
+    assert operator_process.stop() in (0, None)  # SIGTERM: it releases the Lease, the first takes it at once
     first = OperatorProcess(str(kubeconfig), str(tmp_path / "first.log"))
     second = OperatorProcess(str(kubeconfig), str(tmp_path / "second.log"))
     try:
@@ -67,7 +66,7 @@ async def replicas(
     finally:
         codes = [first.stop(), second.stop()]
         operator_process.start()
-    assert all(c in (0, 1, None, -signal.SIGKILL) for c in codes), second.log_tail()
+    assert codes[1] == 0, second.log_tail()  # the survivor stops cleanly on SIGTERM
 
 
 async def ready_since(api: ApiClient, node: str) -> str | None:
@@ -121,8 +120,11 @@ async def test_the_standby_takes_over_a_killed_leader_during_a_scale_up(
     assert len(uids) == len(set(uids)) == FAILOVER_PODS  # one ContainerGroup per pod
     assert await ready_since(api, node) == since, f"{node} went NotReady during the failover"
     old = sorted(before)[0]
-    logs = kubectl("logs", "-n", namespace, old, check=False)  # the node's port follows the leader
-    assert "hello from before the failover" in logs.stdout, logs.stderr
+    # kubectl logs keeps working: the node's port follows the leader, whose runtime adopted the group
+    # (output from before the takeover is not kept, as after a restart of a single operator)
+    logs = kubectl("logs", "-n", namespace, old, check=False)
+    assert logs.returncode == 0, logs.stderr
+    assert "running since" in logs.stdout, logs.stdout
     # the same checker as `eci-operator check`
     await invariants_hold(kubeconfig, 60, "after the leader was killed during a scale-up")
 
