@@ -111,7 +111,7 @@ chart-crds:
 deploy:
 	$(KUBECTL) apply -f crds/
 	@# (kubectl wait fails at once while a new CRD has no conditions yet: try again for up to ~60 s)
-	@i=0; until $(KUBECTL) wait --for=condition=Established crd/eciprofiles.eci.ask.dev crd/containergroups.eci.ask.dev --timeout=60s; do i=$$((i+1)); [ $$i -lt 60 ] || exit 1; sleep 1; done
+	@i=0; until $(KUBECTL) wait --for=condition=Established -f crds/ --timeout=60s; do i=$$((i+1)); [ $$i -lt 60 ] || exit 1; sleep 1; done
 	$(KUBECTL) apply -k manifests/
 
 ## undeploy: remove what deploy installed (operator, its webhook configurations, then the CRDs and every profile)

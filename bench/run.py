@@ -103,8 +103,8 @@ def install_crds(kubectl: Path, kubeconfig: Path) -> None:
         f"--kubeconfig={kubeconfig}",
         "wait",
         "--for=condition=Established",
-        "crd/eciprofiles.eci.ask.dev",
-        "crd/containergroups.eci.ask.dev",
+        "-f",
+        str(REPO / "crds"),  # every CRD of crds/
         "--timeout=60s",
     ]
     # kubectl wait fails at once while a new CRD has no conditions yet: try again for up to ~60 s.

@@ -17,8 +17,7 @@ kubectl="$root/.cluster/bin/kubectl"
 "$kubectl" apply -f crds/ >/dev/null
 # kubectl wait fails at once while a new CRD has no conditions yet: try again for up to ~60 s.
 tries=0
-until "$kubectl" wait --for=condition=Established crd/eciprofiles.eci.ask.dev crd/containergroups.eci.ask.dev \
-  --timeout=60s >/dev/null 2>&1; do
+until "$kubectl" wait --for=condition=Established -f crds/ --timeout=60s >/dev/null 2>&1; do
   tries=$((tries + 1))
   [ "$tries" -lt 60 ] || { echo "the CRDs in crds/ did not become Established" >&2; exit 1; }
   sleep 1

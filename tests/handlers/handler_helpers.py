@@ -41,7 +41,12 @@ class Harness:
         quiet = 0
         while quiet < 3:  # a few idle turns in a row: nothing left that could still enqueue work
             await asyncio.sleep(0)
-            busy = len(self.operator.queue) or self.operator.events.pending or self.server.undelivered()
+            busy = (
+                len(self.operator.queue)
+                or len(self.operator.imagecaches.queue)
+                or self.operator.events.pending
+                or self.server.undelivered()
+            )
             quiet = 0 if busy else quiet + 1
             if time.monotonic() > deadline:
                 raise AssertionError(
@@ -50,6 +55,15 @@ class Harness:
 
     async def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
+        await self.settle()
+
+    async def restart(self) -> None:
+        """The operator process dies and a new one starts on the same API server and clock."""
+        old = self.operator
+        await old.stop(drain_seconds=1.0)
+        self.runtime = type(self.runtime)(self.clock)  # a new runtime knows nothing
+        self.operator = Operator(old.client, self.runtime, old.settings, clock=self.clock, events=old.events)
+        await self.operator.start()
         await self.settle()
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -104,6 +118,7 @@ async def make_harness() -> Harness:
     events = EventPoster(client, quiet=0.0, max_defer=0.0)
     op = Operator(client, runtime, settings, clock=clock, events=events)
     h = Harness(server, clock, runtime, op)
+    h.namespace("default")
     h.namespace("ns")
     h.request("POST", "/api/v1/namespaces", {"metadata": {"name": "kube-node-lease"}})
     await op.start()

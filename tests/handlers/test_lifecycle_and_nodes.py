@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from handler_helpers import GROUP_PATH, NODE, Harness
 
-from eci_operator.handlers.operator import Operator
-
 
 async def test_an_orphan_is_left_to_the_collector_inside_its_grace_then_deleted(harness: Harness) -> None:
     harness.server.garbage_collection = False  # a cluster whose garbage collector is slow (or absent)
@@ -72,14 +70,8 @@ async def test_an_edited_lifecycle_annotation_changes_nothing_across_a_restart(h
         {"metadata": {"annotations": {"eci.ask.dev/exit-code": "x", "eci.ask.dev/startup-delay": "-1"}}},
     )
     await harness.settle()
-    old = harness.operator
-    await old.stop(drain_seconds=1.0)
-    runtime = type(harness.runtime)(harness.clock)  # the process died: a new runtime knows nothing
-    harness.runtime = runtime
-    harness.operator = Operator(old.client, runtime, old.settings, clock=harness.clock, events=old.events)
-    await harness.operator.start()
-    await harness.settle()
-    assert runtime.get(("ns", "kept")) is not None  # adopted, not skipped
+    await harness.restart()
+    assert harness.runtime.get(("ns", "kept")) is not None  # adopted, not skipped
     for i in range(3):  # the /29 has 3 usable addresses: the kept one is never handed out again
         harness.pod(f"new-{i}")
     await harness.settle()

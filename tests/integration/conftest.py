@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cluster_helpers import GROUP, VERSION
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
@@ -33,7 +34,8 @@ async def crds(kubectl: Any, api: ApiClient) -> None:
         crd = await extensions.read_custom_resource_definition(name)
         return any(c.type == "Established" and c.status == "True" for c in crd.status.conditions or [])
 
-    for name in ("eciprofiles.eci.ask.dev", "containergroups.eci.ask.dev"):
+    for path in sorted((REPO / "crds").glob("*.yaml")):  # every CRD of crds/, whatever it holds
+        name = yaml.safe_load(path.read_text())["metadata"]["name"]
         await wait_for(lambda n=name: established(n), 60, what=f"CRD {name} Established")
 
 

@@ -40,15 +40,18 @@ async def test_metrics_follow_a_scenario(
         await core.create_namespaced_pod(namespace, virtual_pod(f"m-{i}", nodeSelector=selector))
 
     async def three_running() -> dict[Any, float] | None:
+        # The group's Running is counted when its status is written; the provisioning time is observed
+        # after the pod's Ready write that follows it: wait for both.
         now = scrape(port)
         running = value(now, "eci_operator_container_groups", phase="Running", zone=zone)
-        return now if running == 3 else None
+        provisioned = value(now, "eci_operator_provisioning_seconds_count") - value(
+            before, "eci_operator_provisioning_seconds_count"
+        )
+        return now if running == 3 and provisioned >= 3 else None
 
-    during = await wait_for(three_running, 60, what="3 Running groups in the metrics")
-    provisioned = value(during, "eci_operator_provisioning_seconds_count") - value(
-        before, "eci_operator_provisioning_seconds_count"
+    during = await wait_for(
+        three_running, 60, what="3 Running groups and 3 provisioning times in the metrics"
     )
-    assert provisioned >= 3
     assert value(during, "eci_operator_stock_remaining", zone=zone, spec="2.0-4.0Gi") == 0
     assert value(during, "eci_operator_zone_available", zone=zone) == 1
     assert value(during, "eci_operator_live_cost_cny", namespace=namespace) > 0

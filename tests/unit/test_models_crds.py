@@ -23,10 +23,15 @@ from pydantic.fields import FieldInfo
 from eci_operator.cli.resolve import POD_KINDS, pod_from_document
 from eci_operator.domain import load_profile, resolve, validate_pod
 from eci_operator.models import ContainerGroup, ECIProfile
+from eci_operator.models.imagecache import ImageCache
 
 CRDS = REPO / "crds"
 EXAMPLES = REPO / "manifests" / "examples"
-MODELS: dict[str, type[BaseModel]] = {"ECIProfile": ECIProfile, "ContainerGroup": ContainerGroup}
+MODELS: dict[str, type[BaseModel]] = {
+    "ECIProfile": ECIProfile,
+    "ContainerGroup": ContainerGroup,
+    "ImageCache": ImageCache,
+}
 
 
 def _crds() -> dict[str, dict[str, Any]]:
@@ -41,9 +46,9 @@ def _schema(kind: str) -> dict[str, Any]:
     return version["schema"]["openAPIV3Schema"]
 
 
-def test_crds_directory_holds_exactly_the_two_crds() -> None:
+def test_crds_directory_holds_exactly_our_crds() -> None:
     files = sorted(p.name for p in CRDS.iterdir())
-    assert files == ["containergroups.yaml", "eciprofiles.yaml"]
+    assert files == ["containergroups.yaml", "eciprofiles.yaml", "imagecaches.yaml"]
     for path in CRDS.iterdir():
         (doc,) = list(yaml.safe_load_all(path.read_text()))
         assert doc["apiVersion"] == "apiextensions.k8s.io/v1"
@@ -69,6 +74,20 @@ def test_names_scope_and_subresources(kind: str, plural: str, singular: str, sho
     assert (version["name"], version["served"], version["storage"]) == ("v1alpha1", True, True)
     assert version["subresources"] == {"status": {}}
     assert {c["name"] for c in version["additionalPrinterColumns"]} >= {"Age"}
+
+
+def test_imagecache_is_asks_own_crd() -> None:
+    """ASK's ImageCache CRD as Alibaba publishes it: group, version, cluster scope, short name ic."""
+    crd = _crds()["ImageCache"]
+    assert crd["metadata"]["name"] == "imagecaches.eci.alibabacloud.com"
+    spec = crd["spec"]
+    assert (spec["group"], spec["scope"], spec["names"]["shortNames"]) == (
+        "eci.alibabacloud.com",
+        "Cluster",
+        ["ic"],
+    )
+    (version,) = spec["versions"]
+    assert (version["name"], version["subresources"]) == ("v1", {"status": {}})
 
 
 def _walk(schema: dict[str, Any], path: str) -> typing.Iterator[tuple[str, dict[str, Any]]]:
@@ -115,7 +134,9 @@ def test_printer_columns_point_at_schema_fields(kind: str) -> None:
 
 
 def _unwrap(annotation: Any) -> Any:
-    """Strip Optional[...] from an annotation."""
+    """Strip Annotated[...] and Optional[...] from an annotation."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
         assert len(args) == 1, annotation

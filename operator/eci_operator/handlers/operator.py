@@ -21,6 +21,7 @@ from eci_operator.handlers import instruments
 from eci_operator.handlers.announce import Announcer
 from eci_operator.handlers.billing import BillingRecorder
 from eci_operator.handlers.caches import Caches
+from eci_operator.handlers.imagecaches import ImageCacheController
 from eci_operator.handlers.leases import LeaseRenewer
 from eci_operator.handlers.nodes import NodeController
 from eci_operator.handlers.pod_create import GroupCreator
@@ -95,6 +96,7 @@ class Operator:
             self.announcer,
             self.clock,
         )
+        self.imagecaches = ImageCacheController(client, self.caches.profiles, self.events, self.clock)
         runtime.subscribe(self.queue.add)
         self.informers = self._informers()
         self.tasks: list[asyncio.Task[None]] = []
@@ -123,6 +125,9 @@ class Operator:
                 paths.namespaces(),
                 on_event=self.on_namespace,
                 on_list=self._namespaces_listed,
+            ),
+            self._informer(
+                "ImageCache", paths.image_caches(), self.imagecaches.on_event, self.imagecaches.store
             ),
         ]
 
@@ -256,8 +261,8 @@ class Operator:
         await self.take_over()
 
     async def list_all(self) -> None:
-        pods, groups, nodes, profiles, namespaces = self.informers
-        for informer in (profiles, namespaces, nodes, groups, pods):
+        pods, groups, nodes, profiles, namespaces, imagecaches = self.informers
+        for informer in (profiles, namespaces, nodes, groups, pods, imagecaches):
             await informer.list()
 
     async def take_over(self) -> None:
@@ -296,6 +301,7 @@ class Operator:
         self.events.start()
         self.billing.start()
         self.queue.start()
+        self.imagecaches.start()
         await self.take_over()
         self.tasks.append(asyncio.create_task(self.leases.run(), name="eci-leases"))
         self.tasks.append(asyncio.create_task(self.resync_loop(), name="eci-resync"))
@@ -306,6 +312,7 @@ class Operator:
                 async with asyncio.timeout(drain_seconds):
                     await self.queue.drain()  # finish in-flight writes
         await self.queue.stop()
+        await self.imagecaches.stop()
         await self.billing.stop()
         for task in self.tasks:
             task.cancel()

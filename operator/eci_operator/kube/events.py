@@ -37,6 +37,7 @@ class EventSpec:
     message: str
     warning: bool = False
     api_version: str = "v1"
+    cluster_scoped: bool = False  # the object has no namespace: the Event goes to "default", as a Node's
 
 
 class EventPoster:
@@ -96,7 +97,7 @@ class EventPoster:
             await self._yield_to_work()
             count = self._pending.pop(event, 1)
             try:
-                await self._client.create(paths.events(event.namespace), _body(event, count))
+                await self._client.create(paths.events(event.namespace or "default"), _body(event, count))
                 self.posted += 1
             except ApiError as exc:
                 # The namespace may be going away; an event is never worth a retry loop.
@@ -115,17 +116,15 @@ class EventPoster:
 
 def _body(event: EventSpec, count: int) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    namespace = "default" if event.cluster_scoped else event.namespace
+    involved = {"apiVersion": event.api_version, "kind": event.kind, "name": event.name, "uid": event.uid}
+    if not event.cluster_scoped:
+        involved["namespace"] = event.namespace
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": f"{event.name}.{uuid.uuid4().hex[:16]}", "namespace": event.namespace},
-        "involvedObject": {
-            "apiVersion": event.api_version,
-            "kind": event.kind,
-            "name": event.name,
-            "namespace": event.namespace,
-            "uid": event.uid,
-        },
+        "metadata": {"name": f"{event.name}.{uuid.uuid4().hex[:16]}", "namespace": namespace},
+        "involvedObject": involved,
         "reason": event.reason,
         "message": event.message[:1024],
         "type": "Warning" if event.warning else "Normal",

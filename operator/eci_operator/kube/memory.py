@@ -27,7 +27,7 @@ from typing import Any
 from eci_operator.kube.selectors import matches_fields, matches_labels
 
 Obj = dict[str, Any]
-WITH_STATUS = frozenset({"pods", "nodes", "namespaces", "containergroups", "eciprofiles"})
+WITH_STATUS = frozenset({"pods", "nodes", "namespaces", "containergroups", "eciprofiles", "imagecaches"})
 KINDS = {
     "pods": "Pod",
     "nodes": "Node",

@@ -67,3 +67,18 @@ def events(namespace: str) -> str:
 
 def namespaces() -> str:
     return "/api/v1/namespaces"
+
+
+IMC_BASE = "/apis/eci.alibabacloud.com/v1"
+
+
+def image_caches() -> str:
+    return f"{IMC_BASE}/imagecaches"
+
+
+def image_cache_status(name: str) -> str:
+    return f"{image_caches()}/{name}/status"
+
+
+def secret(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/secrets/{name}"

@@ -82,6 +82,7 @@ class ZoneSimulation(KubeModel):
     zone_id: str = Field(max_length=64, pattern=REGION_PATTERN)
     available: bool = True
     stock: dict[str, int] = Field(default_factory=dict)
+    pull_bandwidth_mi_bps: float | None = Field(default=None, gt=0, alias="pullBandwidthMiBps")
 
     @field_validator("stock")
     @classmethod
@@ -96,6 +97,29 @@ class ZoneSimulation(KubeModel):
         return value
 
 
+class ImagePulls(KubeModel):
+    """The image-pull model (``domain.pulls``): sizes, bandwidth, ImageCache figures.
+
+    ``calibration`` picks the base figures (``demo``: seconds; ``alibaba``: Alibaba's 386 MB / ~50 s /
+    ~5 s example); each field set here overrides its base figure.
+    """
+
+    calibration: Literal["demo", "alibaba"] = "demo"
+    bandwidth_mi_bps: float | None = Field(default=None, gt=0, alias="bandwidthMiBps")
+    default_image_size_mi_b: float | None = Field(default=None, ge=0, alias="defaultImageSizeMiB")
+    image_sizes_mi_b: dict[str, float] = Field(default_factory=dict, alias="imageSizesMiB")
+    cache_start_seconds: float | None = Field(default=None, ge=0)
+    cache_build_overhead_seconds: float | None = Field(default=None, ge=0)
+
+    @field_validator("image_sizes_mi_b")
+    @classmethod
+    def _sizes_are_sane(cls, value: dict[str, float]) -> dict[str, float]:
+        for image, size in value.items():
+            if not image or size < 0:
+                raise ValueError(f"imageSizesMiB[{image!r}] must name an image and be >= 0, got {size}")
+        return value
+
+
 class Simulation(KubeModel):
     """Knobs of the simulated ECI runtime: RNG seed, start-up delay, per-zone availability and stock."""
 
@@ -104,6 +128,7 @@ class Simulation(KubeModel):
     startup_jitter_seconds: float = Field(default=0, ge=0)
     spot_reclaim_after_seconds: float | None = Field(default=None, ge=0)
     zones: list[ZoneSimulation] = Field(default_factory=list, max_length=MAX_VSWITCHES)
+    image_pulls: ImagePulls = Field(default_factory=ImagePulls)
 
 
 class ECIProfileSpec(KubeModel):

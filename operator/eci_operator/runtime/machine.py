@@ -11,10 +11,10 @@ the pod.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable
 
 from eci_operator.domain import phases, pricing
+from eci_operator.domain.ids import cloud_id
 from eci_operator.models.containergroup import (
     BilledInterval,
     ContainerGroupPhase,
@@ -36,13 +36,7 @@ DEFAULT_MAX_PENDING_MINUTES = 240
 
 def instance_id(uid: str) -> str:
     """A stable ECI-like instance id for a pod uid (``eci-`` + 16 base-36 characters)."""
-    n = int.from_bytes(hashlib.sha256(uid.encode()).digest()[:12], "big")
-    chars = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = []
-    for _ in range(16):
-        n, r = divmod(n, 36)
-        out.append(chars[r])
-    return "eci-" + "".join(out)
+    return cloud_id("eci", uid)
 
 
 def close_intervals(intervals: list[BilledInterval], now: dt.datetime) -> list[BilledInterval]:

@@ -1,0 +1,145 @@
+"""Builds ASK's ImageCaches: Creating → Ready (or Failed) on the image-pull model's timeline.
+
+Each ImageCache is one key of its own small work queue. A reconcile works out the whole status the cache
+should show now (``domain.imagecache.CacheBuild``), writes it only when it differs from the recorded one,
+and arms one timer for the next change (an image pulled, Ready). The build starts when the operator first
+sees the cache (or its spec changes: a new generation starts a new build) and is resumed from the recorded
+``startTime`` after a restart. A pull secret that does not exist fails the cache, with a Warning Event
+naming it. The cache's pull model is the one of the profile owning its vSwitch (README, "Image pulls and
+ImageCache").
+"""
+
+from __future__ import annotations
+
+import structlog
+from pydantic import ValidationError
+
+from eci_operator.domain.bodies import meta_of, uid_of
+from eci_operator.domain.imagecache import CacheBuild
+from eci_operator.domain.pulls import model_for
+from eci_operator.handlers.profiles import ProfileCache
+from eci_operator.handlers.store import Body, Store
+from eci_operator.handlers.workqueue import WorkQueue
+from eci_operator.kube import paths
+from eci_operator.kube.client import KubeClient
+from eci_operator.kube.errors import NotFound
+from eci_operator.kube.events import EventPoster, EventSpec
+from eci_operator.models.imagecache import (
+    IMAGECACHE_API_VERSION,
+    ImageCache,
+    ImageCachePhase,
+    ImageCacheStatus,
+)
+from eci_operator.runtime.clock import Clock, Timer
+
+log = structlog.get_logger("eci_operator.imagecache")
+
+
+class ImageCacheController:
+    def __init__(self, client: KubeClient, profiles: ProfileCache, events: EventPoster, clock: Clock) -> None:
+        self.client, self.profiles, self.events, self.clock = client, profiles, events, clock
+        self.store = Store()
+        self.queue: WorkQueue[str] = WorkQueue(self.reconcile, workers=2)
+        self._timers: dict[str, Timer] = {}
+        self._warned: set[tuple[str, object]] = set()
+
+    def on_event(self, kind: str, body: Body) -> None:
+        name = str(meta_of(body).get("name"))
+        if kind == "DELETED":
+            self.store.drop(("", name), uid_of(body))
+        else:
+            self.store.put(("", name), body)
+        self.queue.add(name)
+
+    async def reconcile(self, name: str) -> None:
+        timer = self._timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+        body = self.store.get(("", name))
+        if body is None:
+            return
+        try:
+            cache = ImageCache.model_validate(body)
+        except ValidationError as exc:
+            self._warn(body, "InvalidImageCache", str(exc).replace("\n", " "))
+            return
+        recorded = cache.status or ImageCacheStatus()
+        generation = meta_of(body).get("generation")
+        fresh = recorded.start_time is None or recorded.observed_generation != generation
+        if not fresh and recorded.phase == ImageCachePhase.FAILED:
+            return  # a failed cache stays failed, as on ECI: delete and create it again
+        now = self.clock.now()
+        build = CacheBuild(
+            uid=uid_of(body),
+            spec=cache.spec,
+            started_at=now if fresh else recorded.start_time or now,
+            model=model_for(self.profiles.valid(), _vswitch_of(body)),
+            missing_secrets=await self._missing_secrets(cache.spec.image_pull_secrets) if fresh else (),
+        )
+        want = build.status_at(now).model_copy(update={"observed_generation": generation})
+        if want.to_dict() != recorded.to_dict():
+            await self._write(name, want)
+            if want.phase == ImageCachePhase.FAILED:
+                self._warn(body, "ImageCacheFailed", f"ImageCache {name}: {want.events[-1].message}")
+        due = build.next_change(now)
+        if due is not None and want.phase == ImageCachePhase.CREATING:
+            self._timers[name] = self.clock.call_at(due, lambda: self.queue.add(name))
+
+    async def _write(self, name: str, status: ImageCacheStatus) -> None:
+        try:
+            updated = await self.client.merge_patch(
+                paths.image_cache_status(name), {"status": status.to_dict()}
+            )
+        except NotFound:
+            return
+        self.store.put(("", name), updated)
+        log.info("imagecache.status", name=name, phase=status.phase, progress=status.progress)
+
+    async def _missing_secrets(self, secrets: list[str]) -> list[str]:
+        missing = []
+        for ref in secrets:
+            namespace, _, secret = ref.partition(":")
+            try:
+                await self.client.get(paths.secret(namespace, secret))
+            except NotFound:
+                missing.append(ref)
+        return missing
+
+    def _warn(self, body: Body, reason: str, message: str) -> None:
+        key = (uid_of(body), meta_of(body).get("generation"))
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        log.warning("imagecache.refused", name=meta_of(body).get("name"), reason=reason, error=message)
+        self.events.post(
+            EventSpec(
+                namespace="",
+                name=str(meta_of(body).get("name")),
+                uid=uid_of(body),
+                kind="ImageCache",
+                reason=reason,
+                message=message,
+                warning=True,
+                api_version=IMAGECACHE_API_VERSION,
+                cluster_scoped=True,
+            )
+        )
+
+    def start(self) -> None:
+        self.queue.start()
+
+    async def stop(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        await self.queue.stop()
+
+
+def _vswitch_of(body: Body) -> str | None:
+    """The vSwitch the cache's build instance runs in: ``vswitch-ids`` (first) or ``eci-vswitch``."""
+    annotations = meta_of(body).get("annotations") or {}
+    for key in ("k8s.aliyun.com/vswitch-ids", "k8s.aliyun.com/eci-vswitch"):
+        value = str(annotations.get(key) or "").split(",")[0].strip()
+        if value:
+            return value
+    return None
