@@ -132,3 +132,21 @@ async def test_the_standby_takes_over_a_killed_leader_during_a_scale_up(
 async def _len_at_least(value: Any, n: int) -> Any:
     got = await value
     return got if len(got) >= n else None
+
+
+async def test_sigterm_releases_the_lease_so_the_standby_takes_over_at_its_next_retry(
+    api: ApiClient, replicas: Any
+) -> None:
+    """A rolling update: the leader finishes its writes, releases the Lease, and the standby need not wait
+    out the lease duration (its takeover is measured from the release)."""
+    leader, standby = replicas
+    coordination = client.CoordinationV1Api(api)
+    assert leader.stop() == 0
+    assert logged(leader, "leader.released")
+    await wait_for(lambda: logged(standby, "operator.leading"), 60, what="the standby to take over")
+    lease = await coordination.read_namespaced_lease("eci-operator", "kube-system")
+    assert lease.spec.holder_identity == standby.identity
+    gap = scrape(standby.metrics_port).get(("eci_operator_leader_takeover_seconds", ()))
+    print(f"\nhand-over after SIGTERM: the Lease went {gap}s without a holder")
+    assert gap is not None
+    assert gap < lease.spec.lease_duration_seconds  # measured from the release, not a lease timeout
