@@ -124,4 +124,10 @@ async def cleanup(memo: Any, **_: Any) -> None:
     if kubelet is not None:
         await kubelet.stop()
     await op.client.close()
-    log.info("operator.stopped", processed=op.queue.processed, requests=op.client.counts.by_verb())
+    refused = sum(n for (_, _, code), n in op.client.counts.by_key.items() if code == -1)
+    log.info(
+        "operator.stopped",
+        processed=op.queue.processed,
+        requests=op.client.counts.by_verb(),
+        refused_writes=refused,  # refused unsent by the leader election fence
+    )

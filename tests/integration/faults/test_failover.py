@@ -11,6 +11,7 @@ new leader's ``eci_operator_leader_takeover_seconds``), never asserted against a
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_helpers import virtual_deployment, zone_of
+from cluster_helpers import virtual_deployment, virtual_pod, zone_of
 from fault_helper import invariants_hold, record_fault
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
@@ -150,3 +151,36 @@ async def test_sigterm_releases_the_lease_so_the_standby_takes_over_at_its_next_
     print(f"\nhand-over after SIGTERM: the Lease went {gap}s without a holder")
     assert gap is not None
     assert gap < lease.spec.lease_duration_seconds  # measured from the release, not a lease timeout
+
+
+async def test_a_leader_paused_past_its_lease_exits_on_resume_and_the_new_leader_serves(
+    api: ApiClient, namespace: str, make_profile: Any, replicas: Any, kubeconfig: Path
+) -> None:
+    """No split brain with real processes: the leader is SIGSTOPped, the standby takes over and places a
+    pod; on SIGCONT the old leader's writes are fenced, it sees the Lease moved on and exits 1."""
+    leader, standby = replicas
+    core = client.CoreV1Api(api)
+    profile = await make_profile()
+    node = f"virtual-kubelet-{zone_of(profile)}"
+    await wait_for(lambda: ready_since(api, node), 60, what=f"{node} Ready")
+    leader.proc.send_signal(signal.SIGSTOP)
+    record_fault("sigstop-leader")
+    try:
+        await wait_for(lambda: logged(standby, "operator.leading"), 60, what="the standby to take over")
+        await core.create_namespaced_pod(
+            namespace, virtual_pod("after", nodeSelector={"kubernetes.io/hostname": node})
+        )
+
+        async def placed() -> bool:
+            pod = await core.read_namespaced_pod("after", namespace)
+            return pod.status.phase == "Running"
+
+        await wait_for(placed, 60, what="the new leader to place a pod")
+    finally:
+        leader.proc.send_signal(signal.SIGCONT)
+    await wait_for(lambda: leader.proc.poll() is not None, 60, what="the old leader to exit")
+    assert leader.proc.returncode == 1, leader.log_tail()
+    assert logged(leader, "leader.stopped")
+    lease = await client.CoordinationV1Api(api).read_namespaced_lease("eci-operator", "kube-system")
+    assert lease.spec.holder_identity == standby.identity
+    await invariants_hold(kubeconfig, 60, "after a paused leader resumed")
