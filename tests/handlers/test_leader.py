@@ -236,3 +236,14 @@ async def test_a_paused_leader_nobody_replaced_resumes_at_the_version_it_wrote(c
     assert a.elector.leading
     assert await b.elector.step() is None  # and b sees a fresh record
     assert cluster.holder() == "a"
+
+
+async def test_a_leader_that_reads_another_holder_stops_at_once_inside_its_deadline(cluster: Cluster) -> None:
+    a, b = await cluster.replica("a"), await cluster.replica("b")
+    assert await a.elector.step() == "started"
+    cluster.request("PATCH", LEASE, {"spec": {"holderIdentity": "intruder"}})  # e.g. a clock-rate skew
+    await cluster.advance(2)
+    assert a.elector.leading  # it has not looked yet
+    assert await a.elector.step() == "stopped"  # its fast path got 409, the read shows the intruder
+    assert not a.elector.leading
+    assert await b.elector.step() is None

@@ -84,8 +84,11 @@ class LeaderElector:
     # ------------------------------------------------------------------------------------------- fence
     @property
     def leading(self) -> bool:
-        """We hold the lease and renewed it within the renew deadline, by our own clock, right now."""
+        """We hold the lease and renewed it within the renew deadline, by our own clock, right now (and the
+        last record we saw names us: seeing another holder ends it at once)."""
         if self.renewed_at is None or self.stopped.is_set():
+            return False
+        if self.observed is None or self.observed.holder != self.identity:
             return False
         return self.clock.now() < self.renewed_at + dt.timedelta(seconds=self.config.renew_deadline)
 
