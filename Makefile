@@ -79,6 +79,7 @@ test-faults: $(STAMP) cluster-build
 	@for i in $$(seq 1 $(FAULT_RUNS)); do \
 	  echo "== fault suite run $$i/$(FAULT_RUNS)"; \
 	  ECI_FAULT_PODS=$${ECI_FAULT_PODS:-1000} ECI_FAULT_ANNOTATION_PODS=$${ECI_FAULT_ANNOTATION_PODS:-2000} \
+	  ECI_FAILOVER_PODS=$${ECI_FAILOVER_PODS:-300} \
 	    $(BIN)/pytest tests/integration/faults -q || exit 1; \
 	done
 
@@ -99,6 +100,11 @@ clean:
 	rm -rf .cluster/data .cluster/pki .cluster/logs .cluster/state .cluster/manifests .mypy_cache .ruff_cache .pytest_cache
 
 KUBECTL ?= $(shell command -v kubectl 2>/dev/null || echo .cluster/bin/kubectl)
+
+## chart-crds: copy crds/ into the Helm chart (charts/eci-operator/crds/; a unit test checks they are equal)
+.PHONY: chart-crds
+chart-crds:
+	cp crds/*.yaml charts/eci-operator/crds/
 
 ## deploy: install the CRDs (crds/) then the operator (kubectl apply -k manifests/) into the current kubeconfig's cluster
 .PHONY: deploy

@@ -83,10 +83,14 @@ class OperatorProcess:
     def __init__(self, kubeconfig: str, log_path: str, *extra: str) -> None:
         import os
         import sys
+        import uuid
         from pathlib import Path
 
         self.metrics_port = free_port()
         self.webhook_port = free_port()
+        # One identity per process object (two objects are two replicas): a restart after SIGKILL renews
+        # its own Lease at once instead of waiting it out, as the default hostname_uuid identity would.
+        self.identity = f"test-{uuid.uuid4().hex[:8]}"
         self.argv = [
             str(Path(sys.executable).parent / "eci-operator"),
             "run",
@@ -97,6 +101,7 @@ class OperatorProcess:
             f"--kubelet-port-base={free_port()}",
             "--metrics-address=127.0.0.1",
             f"--webhook-port={self.webhook_port}",
+            f"--leader-election-identity={self.identity}",
             *extra,
         ]
         # On kind the apiserver runs in a container: give the host's address on the kind network.

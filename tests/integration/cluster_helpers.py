@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -9,6 +11,14 @@ from kubernetes_asyncio.client import ApiClient
 
 GROUP, VERSION = "eci.ask.dev", "v1alpha1"
 ANN = "k8s.aliyun.com/"
+
+
+def rand(n: int = 5) -> str:
+    """A short random suffix for names of a test's own objects."""
+    return uuid.uuid4().hex[:n]
+
+
+ProfileFactory = Callable[..., Any]  # the make_profile fixture
 
 
 async def node_ready(api: ApiClient, name: str) -> bool:

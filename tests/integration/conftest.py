@@ -7,14 +7,13 @@ is deleted afterwards together with its virtual nodes.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from cluster_helpers import GROUP, VERSION
+from cluster_helpers import GROUP, VERSION, ProfileFactory, rand
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
@@ -58,13 +57,6 @@ def operator_process(
         "--ignore-not-found",
     )
     assert code in (0, None), f"operator exited {code} on SIGTERM:\n{proc.log_tail()}"
-
-
-def rand(n: int = 5) -> str:
-    return uuid.uuid4().hex[:n]
-
-
-ProfileFactory = Callable[..., Any]
 
 
 @pytest.fixture

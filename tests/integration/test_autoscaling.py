@@ -16,11 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_helpers import GROUP, VERSION, node_ready, virtual_deployment, virtual_pod, zone_of
+from cluster_helpers import (
+    GROUP,
+    VERSION,
+    ProfileFactory,
+    node_ready,
+    virtual_deployment,
+    virtual_pod,
+    zone_of,
+)
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
-from conftest import ProfileFactory
 from helpers import OperatorProcess, scrape, wait_for
 
 GI = 2**30

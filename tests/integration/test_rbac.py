@@ -80,6 +80,8 @@ def test_manifests_apply_with_server_side_dry_run(rbac: None, kubectl: Any) -> N
         "clusterrole.rbac.authorization.k8s.io/eci-operator",
         "service/eci-operator",
         "deployment.apps/eci-operator",
+        "poddisruptionbudget.policy/eci-operator",
+        "role.rbac.authorization.k8s.io/eci-operator",
     ):
         assert kind in got.stdout
     assert "examples" not in kubectl("kustomize", str(MANIFESTS)).stdout  # examples are not deployed
@@ -124,6 +126,19 @@ def test_the_token_gets_the_eci_profile_configmap_and_no_other(sa_kubeconfig: Pa
     assert can("patch", "vswitches.eci.ask.dev", "--subresource=status") == "yes"
 
 
+def test_the_token_may_touch_only_its_own_lease_and_tls_secret(sa_kubeconfig: Path, kubectl_bin: str) -> None:
+    def can(*args: str) -> str:
+        return as_sa(kubectl_bin, sa_kubeconfig, "auth", "can-i", *args).stdout.strip()
+
+    assert can("patch", "leases/eci-operator", "-n", NAMESPACE) == "yes"
+    assert can("patch", "leases/someone-else", "-n", NAMESPACE) == "no"
+    assert can("patch", "leases/eci-operator", "-n", "kube-system") == "no"
+    assert can("get", "secrets/eci-operator-webhook-tls", "-n", NAMESPACE) == "yes"
+    assert can("create", "secrets", "-n", "default") == "no"  # creates its TLS Secret only at home
+    assert can("get", "secrets/another", "-n", NAMESPACE) == "no"  # names only are listed elsewhere
+    assert can("update", "leases/eci-operator", "-n", NAMESPACE) == "no"  # merge patches only
+
+
 async def test_the_operator_with_its_service_account_serves_the_main_scenario(
     api: ApiClient,
     namespace: str,
@@ -134,7 +149,14 @@ async def test_the_operator_with_its_service_account_serves_the_main_scenario(
 ) -> None:
     core = client.CoreV1Api(api)
     operator_process.stop()
-    scoped = OperatorProcess(str(sa_kubeconfig), str(tmp_path / "sa-operator.log"))
+    # In its namespace as when deployed: the election Lease and the webhooks' shared TLS Secret there
+    # (the Service does not exist here; with failurePolicy Ignore, admission is skipped meanwhile).
+    scoped = OperatorProcess(
+        str(sa_kubeconfig),
+        str(tmp_path / "sa-operator.log"),
+        f"--leader-election-namespace={NAMESPACE}",
+        f"--webhook-service={NAMESPACE}/eci-operator",
+    )
     try:
         scoped.start()
         profile = await make_profile()
@@ -174,6 +196,8 @@ async def test_the_operator_with_its_service_account_serves_the_main_scenario(
         assert not denied, f"requests the ServiceAccount was refused: {denied}"
         log = (tmp_path / "sa-operator.log").read_text()
         assert '"webhooks.registered"' in log
+        assert '"webhooks.tls"' in log
+        assert '"leader.started"' in log
         assert "orbidden" not in log, scoped.log_tail()
     finally:
         code = scoped.stop()

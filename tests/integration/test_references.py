@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cluster_helpers import node_ready, virtual_pod, zone_of
+from cluster_helpers import ProfileFactory, node_ready, virtual_pod, zone_of
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
-from conftest import ProfileFactory
 from helpers import wait_for
 
 

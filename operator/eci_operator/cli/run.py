@@ -6,11 +6,14 @@ Its flags are the operator's settings (``handlers.settings``), defined once ther
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import os
+import sys
 from typing import Any
 
 from eci_operator import logs
+from eci_operator.domain import leader
 from eci_operator.handlers.settings import Settings, flags
 
 
@@ -63,11 +66,28 @@ def _run(args: argparse.Namespace) -> int:
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     settings = Settings(**{f.name: getattr(args, f.name) for f in flags()})
+    try:
+        leader.validate_durations(
+            settings.leader_election_lease_duration,
+            settings.leader_election_renew_deadline,
+            settings.leader_election_retry_period,
+        )
+    except ValueError as exc:
+        print(f"eci-operator run: {exc}", file=sys.stderr)
+        return 2
+    # Set (on the operator's loop) when this replica loses the leader election Lease. An asyncio.Event:
+    # Kopf would wait for a threading.Event in an executor thread that outlives the loop.
+    stop_flag = asyncio.Event()
+    memo = kopf.Memo(settings=settings, kubeconfig=args.kubeconfig, stop_flag=stop_flag)
     kopf.run(
         registry=registry,
         clusterwide=True,
         standalone=True,
         liveness_endpoint=None if args.liveness == "off" else args.liveness,
-        memo=kopf.Memo(settings=settings, kubeconfig=args.kubeconfig),
+        memo=memo,
+        stop_flag=stop_flag,
     )
+    if memo.get("lost_leadership"):
+        print("eci-operator: lost the leader election Lease; exiting so a restart comes back as a standby")
+        return 1
     return 0

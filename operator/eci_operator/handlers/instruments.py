@@ -7,7 +7,7 @@ Names follow Prometheus conventions (base units in the name; counters get ``_tot
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
 
@@ -36,4 +36,12 @@ COST_RECORDED = Counter(
 )
 RECONCILE_ERRORS = Counter(
     "eci_operator_reconcile_errors", "Failed reconciles (retried with backoff) by kind of error", ["kind"]
+)
+LEADER = Gauge("eci_operator_leader", "1 while this replica holds the leader election Lease")
+LEADER_TRANSITIONS = Counter(
+    "eci_operator_leader_acquisitions", "Times this replica became leader (its election Lease acquired)"
+)
+LEADER_TAKEOVER = Gauge(
+    "eci_operator_leader_takeover_seconds",
+    "At the last acquisition: seconds since the previous holder last renewed (or released) the Lease",
 )

@@ -124,6 +124,7 @@ class Operator:
         runtime.subscribe(self.queue.add)
         self.informers = self._informers()
         self.tasks: list[asyncio.Task[None]] = []
+        self.leading = False  # lead() was called: the queue runs (a standby only keeps its caches warm)
 
     def _informers(self) -> list[Informer]:
         """One informer per kind: pods (bound ones), ContainerGroups, our nodes, profiles, namespaces, and
@@ -288,6 +289,12 @@ class Operator:
     # ------------------------------------------------------------------------------------------- running
     async def initial_sync(self) -> None:
         """Fill the caches before any reconcile, so nothing is decided on a partial view; adopt first."""
+        await self.list_all()
+        await self.take_over()
+
+    async def list_all(self) -> None:
+        """List every kind once, those that decide others first (vSwitches and profiles before nodes)."""
+        await self.references.prime()
         order = (
             "VSwitch",
             "ECIProfile",
@@ -300,12 +307,17 @@ class Operator:
         )
         for informer in sorted(self.informers, key=lambda i: order.index(i.kind)):
             await informer.list()
+
+    async def take_over(self) -> None:
+        """Adopt every recorded group, then let the queue loose on everything the caches hold."""
         adopted = await self.syncer.adopt_recorded()
         self.queue.add(NODES_KEY)
         self.queue.add(VSWITCHES_KEY)
         for key in self.caches.groups:
             if self.caches.pods.get(key) is None:
                 self.queue.add(key)  # an orphan (its pod is gone): clean it up
+        for key in self.caches.pods:
+            self.queue.add(key)  # a standby's warm cache: nobody has looked at these since it listed
         self.caches.synced.set()
         log.info(
             "operator.synced",
@@ -317,25 +329,36 @@ class Operator:
         )
 
     async def start(self) -> None:
+        """Watch and lead at once (no leader election)."""
+        await self.watch()
+        await self.lead()
+
+    async def watch(self) -> None:
+        """What every replica does: list everything, then keep the caches warm (writes nothing)."""
+        await self.list_all()
+        for informer in self.informers:
+            self.tasks.append(asyncio.create_task(informer.run(), name=f"eci-watch-{informer.kind}"))
+        self.references.start()
+
+    async def lead(self) -> None:
+        """What only the leader does: adopt, reconcile, post Events, bill, renew node Leases, resync."""
+        self.leading = True
         self.events.start()
         self.billing.start()
         self.queue.start()
         self.imagecaches.start()
-        await self.references.prime()
-        await self.initial_sync()
-        for informer in self.informers:
-            self.tasks.append(asyncio.create_task(informer.run(), name=f"eci-watch-{informer.kind}"))
+        await self.take_over()
         self.tasks.append(asyncio.create_task(self.leases.run(), name="eci-leases"))
         self.tasks.append(asyncio.create_task(self.resync_loop(), name="eci-resync"))
         vswitch_status = self.ask.status_loop(self.settings.vswitch_status_seconds)
         self.tasks.append(asyncio.create_task(vswitch_status, name="eci-vswitch-status"))
-        self.usage.start()
-        self.references.start()
+        self.usage.start()  # the Loads' status, and the usage the leader's kubelet endpoints serve
 
     async def stop(self, *, drain_seconds: float = 10.0) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(drain_seconds):
-                await self.queue.drain()  # finish in-flight writes
+        if self.leading:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(drain_seconds):
+                    await self.queue.drain()  # finish in-flight writes
         await self.queue.stop()
         await self.imagecaches.stop()
         await self.billing.stop()

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from eci_operator.domain import leader
+
 
 def _env(name: str, default: Any) -> Any:
     raw = os.environ.get(name)
@@ -69,6 +71,33 @@ class Settings:
         "refresh the VSwitches' addresses in use this often",
         flag=False,
         env="ECI_VSWITCH_STATUS_SECONDS",
+    )
+    leader_elect: bool = setting(
+        True,
+        "elect a leader on a coordination.k8s.io Lease; only the leader writes (--no-leader-elect: "
+        "this process leads alone)",
+    )
+    leader_election_namespace: str | None = setting(
+        None,
+        "namespace of the election Lease (default: the operator's own namespace in a cluster, "
+        "kube-system outside one)",
+    )
+    leader_election_name: str = setting(leader.LEASE_NAME, "name of the election Lease")
+    leader_election_identity: str | None = setting(
+        None,
+        "this replica's holder identity; must be unique among the replicas (default: hostname_uuid, "
+        "POD_NAME for hostname when set)",
+    )
+    leader_election_lease_duration: float = setting(
+        leader.LEASE_DURATION_SECONDS,
+        "seconds a standby waits, from the last renewal it saw, before taking over",
+    )
+    leader_election_renew_deadline: float = setting(
+        leader.RENEW_DEADLINE_SECONDS,
+        "seconds the leader tries to renew before it stops leading (and writing)",
+    )
+    leader_election_retry_period: float = setting(
+        leader.RETRY_PERIOD_SECONDS, "seconds between election attempts and renewals"
     )
     resync_seconds: float = setting(
         60.0, "look at everything again this often", flag=False, env="ECI_RESYNC_SECONDS"

@@ -15,14 +15,14 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
-from eci_operator.kube.errors import ApiError, Conflict, api_error
+from eci_operator.kube.errors import ApiError, Conflict, NotLeader, api_error
 from eci_operator.kube.transport import (
     AiohttpTransport,
     Request,
@@ -124,6 +124,8 @@ class KubeClient:
         self.max_retries = max_retries
         # When the last request other than an Event started: Events yield to the operator's own work.
         self.last_work = 0.0
+        # Consulted before every write (method, path): False refuses it unsent (leader election's fence).
+        self.write_fence: Callable[[str, str], bool] | None = None
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None) -> KubeClient:
@@ -145,6 +147,9 @@ class KubeClient:
         """Send one request; retry 429/5xx and connection errors with jittered backoff (bounded)."""
         resource, named = resource_of(path)
         verb = verb_of(method, params, named)
+        if method.upper() != "GET" and self.write_fence is not None and not self.write_fence(method, path):
+            self.counts.add(verb, resource, -1)  # code -1: refused here, never sent
+            raise NotLeader(-1, "NotLeader", {"message": f"{verb} {path}: this replica is not the leader"})
         if resource != "events":
             self.last_work = time.monotonic()
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()

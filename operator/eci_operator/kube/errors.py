@@ -44,6 +44,10 @@ class TooManyRequests(ApiError):
     """429: throttled (retried by the client before this is raised)."""
 
 
+class NotLeader(ApiError):
+    """Not sent: this replica does not hold the leader election Lease (``handlers.leader``'s fence)."""
+
+
 class ConnectionFailed(ApiError):
     """No answer at all (status 0), after the client's retries."""
 

@@ -9,6 +9,7 @@ job does not depend on it, and a pod that slips through still fails at binding w
 from __future__ import annotations
 
 import base64
+import dataclasses
 import ipaddress
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ class Admission:
 
     server: AdmissionServer
     endpoint: webhooks.Endpoint
+    configmap: bool = False  # the eci-profile ConfigMap's webhook too (--ask-configmap)
 
 
 def _is_ip(host: str) -> bool:
@@ -68,6 +70,37 @@ def endpoint_and_names(settings: Settings, ca_bundle: str) -> tuple[webhooks.End
     return endpoint, ([] if _is_ip(host) else [host]), ([host] if _is_ip(host) else [])
 
 
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def tls_secret_name(service_name: str) -> str:
+    return f"{service_name}-webhook-tls"
+
+
+async def shared_tls(
+    client: KubeClient, endpoint: webhooks.Endpoint, ca_pem: bytes, pair: certs.KeyPair
+) -> tuple[bytes, certs.KeyPair]:
+    """Every replica behind the Service serves the same certificate: the first to start stores its CA and
+    serving pair in a Secret beside the Service (create-only), the others read that one and use it."""
+    namespace, name = str(endpoint.service_namespace), tls_secret_name(str(endpoint.service_name))
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "eci-operator"}},
+        "type": "kubernetes.io/tls",
+        "data": {
+            "ca.crt": _b64(ca_pem),
+            "tls.crt": _b64(pair.cert_pem),
+            "tls.key": _b64(pair.key_pem),
+        },
+    }
+    secret, created = await client.create_or_get(f"/api/v1/namespaces/{namespace}/secrets", body)
+    data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+    log.info("webhooks.tls", secret=f"{namespace}/{name}", created=created)
+    return data["ca.crt"], certs.KeyPair(cert_pem=data["tls.crt"], key_pem=data["tls.key"])
+
+
 async def register(client: KubeClient, endpoint: webhooks.Endpoint, *, configmap: bool = False) -> None:
     """Create or replace the ``eci-operator`` webhook configurations."""
     validating = webhooks.validating_configuration(endpoint, configmap=configmap)
@@ -79,8 +112,11 @@ async def register(client: KubeClient, endpoint: webhooks.Endpoint, *, configmap
             await client.merge_patch(f"{collection}/{webhooks.NAME}", patch)
 
 
-async def start(caches: Caches, client: KubeClient, settings: Settings) -> Admission | None:
-    """Serve the webhooks and register them; None when disabled or when they could not be set up."""
+async def start(
+    caches: Caches, client: KubeClient, settings: Settings, *, register_now: bool = True
+) -> Admission | None:
+    """Serve the webhooks (and register them unless told to wait for leadership); None when disabled or
+    when they could not be served."""
     if not settings.webhooks:
         log.info("webhooks.disabled")
         return None
@@ -89,20 +125,39 @@ async def start(caches: Caches, client: KubeClient, settings: Settings) -> Admis
     try:
         endpoint, dns, ips = endpoint_and_names(settings, ca_bundle)
         pair = certs.issue_server_cert(ca, dns_names=dns, ip_addresses=ips)
+        if endpoint.service_namespace and endpoint.service_name and settings.leader_elect:
+            ca_pem, pair = await shared_tls(client, endpoint, ca.cert_pem, pair)
+            endpoint = dataclasses.replace(endpoint, ca_bundle=base64.b64encode(ca_pem).decode())
+    except ApiError as exc:
+        log.error("webhooks.failed", stage="tls-secret", error=str(exc))
+        return None
+    try:
         server = AdmissionServer(caches)
         await server.start(settings.webhook_bind_address, settings.webhook_port, certs.server_context(pair))
     except (OSError, ValueError) as exc:
         log.error("webhooks.failed", stage="serve", port=settings.webhook_port, error=str(exc))
         return None
-    try:
-        await register(client, endpoint, configmap=settings.ask_configmap)
-    except ApiError as exc:
-        log.error("webhooks.failed", stage="register", error=str(exc))
+    admission = Admission(server=server, endpoint=endpoint, configmap=settings.ask_configmap)
+    log.info("webhooks.serving", port=settings.webhook_port)
+    if register_now and not await claim(admission, client):
         await server.stop()
         return None
+    return admission
+
+
+async def claim(admission: Admission | None, client: KubeClient) -> bool:
+    """Point the webhook configurations at this replica (the leader owns them); False when refused."""
+    if admission is None:
+        return False
+    endpoint = admission.endpoint
+    try:
+        await register(client, endpoint, configmap=admission.configmap)
+    except ApiError as exc:
+        log.error("webhooks.failed", stage="register", error=str(exc))
+        return False
     where = endpoint.url_base or f"service {endpoint.service_namespace}/{endpoint.service_name}"
-    log.info("webhooks.registered", name=webhooks.NAME, endpoint=where, port=settings.webhook_port)
-    return Admission(server=server, endpoint=endpoint)
+    log.info("webhooks.registered", name=webhooks.NAME, endpoint=where)
+    return True
 
 
 async def stop(admission: Admission | None) -> None:

@@ -9,11 +9,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from cluster_helpers import ANN, node_ready, virtual_deployment
+from cluster_helpers import ANN, node_ready, rand, virtual_deployment
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
-from conftest import rand
 from helpers import OperatorProcess, wait_for
 
 PROFILE = "kube-system.eci-profile"
