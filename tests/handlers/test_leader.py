@@ -247,3 +247,27 @@ async def test_a_leader_that_reads_another_holder_stops_at_once_inside_its_deadl
     assert await a.elector.step() == "stopped"  # its fast path got 409, the read shows the intruder
     assert not a.elector.leading
     assert await b.elector.step() is None
+
+
+async def test_a_leader_cut_off_from_the_api_server_is_suspended_then_resumes(cluster: Cluster) -> None:
+    a, b = await two_replicas(cluster)
+    # The API server answers 503 to every Lease write and read for longer than the renew deadline.
+    cluster.server.fail_next[("PATCH", "leases")] = [503] * 20
+    cluster.server.fail_next[("GET", "leases")] = [503] * 20
+    for _ in range(6):  # 12 s of retries (every 2 s): past the 10 s renew deadline
+        cluster.clock.advance(2)
+        assert await a.elector.step() is None
+    assert a.elector.suspended
+    assert not a.elector.leading  # the fence is up: nothing but the Lease is written
+    assert not a.elector.stopped.is_set()  # not stopped: nobody else can have led (the Lease never moved)
+    mark = a.refused()
+    cluster.pod("while-cut-off")
+    await cluster.settle()
+    assert a.refused() > mark
+    cluster.server.fail_next.clear()
+    cluster.clock.advance(2)
+    assert await a.elector.step() is None  # renewed at the version it last wrote
+    assert a.elector.leading
+    assert not a.elector.suspended
+    assert cluster.holder() == "a"
+    assert await b.elector.step() is None  # b saw a fresh record: it stays a standby

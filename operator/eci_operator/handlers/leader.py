@@ -12,9 +12,11 @@ before its lease can have expired for anyone else (renew deadline < lease durati
 were doing (no split brain); the election Lease itself is the one object it may always write.
 
 One rule beyond client-go (whose leader gives up once the deadline has passed): a leader past its
-deadline tries its renewal at the resourceVersion it last wrote. Every acquisition writes the Lease, so if
-that write succeeds nobody else has led meanwhile, and it resumes (a single replica that was paused
-recovers without a restart); if the Lease moved on it stops leading, and the process exits.
+deadline is *suspended*, not stopped — it writes nothing (the fence is up) and keeps trying its renewal at
+the resourceVersion it last wrote. Every acquisition writes the Lease, so if that write succeeds nobody else
+has led meanwhile, and it resumes (a single replica that was paused, or whose API server was down for a
+while, recovers without a restart); once the Lease is seen to have moved on (the write conflicts, or a read
+names another holder) it stops leading, and the process exits.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ class LeaderElector:
         self.observed_at = clock.now()
         self.renewed_at: dt.datetime | None = None  # our last successful acquire/renew
         self.was_leading = False
+        self.suspended = False  # past the renew deadline, the Lease not seen to move on: writes nothing
+        self._conflicted = False  # our last write of the Lease was refused for its resourceVersion
         self.stopped = asyncio.Event()  # set when leadership was lost (or released)
         self.last_takeover_seconds: float | None = None
 
@@ -108,8 +112,10 @@ class LeaderElector:
         try:
             lease = await self.client.merge_patch(self.path, body)
         except ApiError as exc:
+            self._conflicted = exc.status in (404, 409, 422)  # the Lease was written or deleted since
             log.info("leader.write_failed", lease=self.config.name, error=str(exc))
             return False
+        self._conflicted = False
         self._observe(record, (lease.get("metadata") or {}).get("resourceVersion"))
         return True
 
@@ -157,6 +163,10 @@ class LeaderElector:
         ok = await self.try_acquire_or_renew()
         if ok:
             self.renewed_at = self.clock.now()
+            if self.suspended:
+                self.suspended = False
+                instruments.LEADER.set(1)
+                log.info("leader.resumed", lease=self.config.name, identity=self.identity)
             if not self.was_leading:
                 self.was_leading = True
                 instruments.LEADER.set(1)
@@ -172,8 +182,14 @@ class LeaderElector:
                 return "started"
             return None
         if self.was_leading and not self.leading:
-            self._stop("renew deadline passed")
-            return "stopped"
+            holder = self.observed.holder if self.observed is not None else None
+            if self._conflicted or holder != self.identity:
+                self._stop(f"renew deadline passed and the Lease moved on (holder {holder!r})")
+                return "stopped"
+            if not self.suspended:  # the Lease could not be written (API server unreachable, errors)
+                self.suspended = True
+                instruments.LEADER.set(0)
+                log.warning("leader.suspended", lease=self.config.name, identity=self.identity)
         return None
 
     def _stop(self, reason: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -135,7 +136,7 @@ async def proxied_operator(
         await wait_for(lambda: proxied.synced_count() > synced, 60, what="the proxied operator to sync")
         yield proxy, proxied
     finally:
-        code = proxied.stop()
+        code = await asyncio.to_thread(proxied.stop)  # the proxy runs on this loop: keep it serving
         await proxy.stop()
         operator_process.start()
     assert code in (0, None), proxied.log_tail()
