@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,20 @@ ZONE = "cn-hangzhou-i"
 NODE = f"virtual-kubelet-{ZONE}"
 
 
+async def settle_while(busy: Callable[[], bool], timeout: float = 5.0, *, what: str = "it") -> None:
+    """Yield to the event loop until ``busy()`` is false for a few turns in a row, with a deadline.
+
+    The one way the handler tier waits: it never sleeps, it only lets the in-process tasks run.
+    """
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 3:  # a few idle turns in a row: nothing left that could still enqueue work
+        await asyncio.sleep(0)
+        quiet = 0 if busy() else quiet + 1
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not settle in {timeout}s")
+
+
 @dataclass
 class Harness:
     server: ApiServer
@@ -37,21 +52,16 @@ class Harness:
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until nothing is queued or in flight and every watch event is delivered."""
-        deadline = time.monotonic() + timeout
-        quiet = 0
-        while quiet < 3:  # a few idle turns in a row: nothing left that could still enqueue work
-            await asyncio.sleep(0)
-            busy = (
+
+        def busy() -> bool:
+            return bool(
                 len(self.operator.queue)
                 or len(self.operator.imagecaches.queue)
                 or self.operator.events.pending
                 or self.server.undelivered()
             )
-            quiet = 0 if busy else quiet + 1
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"the operator did not settle in {timeout}s: {len(self.operator.queue)} keys"
-                )
+
+        await settle_while(busy, timeout, what=f"the operator ({len(self.operator.queue)} keys)")
 
     async def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)

@@ -8,13 +8,11 @@ start and leads only once elected. Time moves only when a test says so, and the 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import Counter
 from dataclasses import dataclass
 
 import pytest
-from handler_helpers import GROUP_PATH, NODE, ZONE
+from handler_helpers import GROUP_PATH, NODE, ZONE, settle_while
 
 from eci_operator.domain import leader as rules
 from eci_operator.handlers.leader import ElectionConfig, LeaderElector
@@ -73,16 +71,16 @@ class Cluster:
         return replica
 
     async def settle(self, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        quiet = 0
-        while quiet < 3:
-            await asyncio.sleep(0)
-            busy = self.server.undelivered() or any(
-                r.operator.leading and (len(r.operator.queue) or r.operator.events.pending)
-                for r in self.replicas
+        def busy() -> bool:
+            return bool(
+                self.server.undelivered()
+                or any(
+                    r.operator.leading and (len(r.operator.queue) or r.operator.events.pending)
+                    for r in self.replicas
+                )
             )
-            quiet = 0 if busy else quiet + 1
-            assert time.monotonic() < deadline, "the replicas did not settle"
+
+        await settle_while(busy, timeout, what="the replicas")
 
     async def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
