@@ -101,30 +101,34 @@ class Operator:
             self.announcer,
             self.clock,
         )
+        self._services()
+        runtime.subscribe(self.queue.add)
+        self.informers = self._informers()
+        self.tasks: list[asyncio.Task[None]] = []
+        self.leading = False  # lead() was called: the queue runs (a standby only keeps its caches warm)
+
+    def _services(self) -> None:
+        """The parts beside the pod path: ASK's configuration, usage, references, ImageCaches."""
         self.ask = AskWatch(
-            client,
+            self.client,
             self.caches,
-            runtime,
+            self.runtime,
             self.events,
             self.clock,
             enqueue=self.queue.add,
             nodes_changed=lambda: self.queue.add(NODES_KEY),
         )
-        self.usage = UsageService(client, self.caches, runtime, self.clock, self.events)
-        self.references = ReferenceWatch(client, self.queue.add)
+        self.usage = UsageService(self.client, self.caches, self.runtime, self.clock, self.events)
+        self.references = ReferenceWatch(self.client, self.queue.add)
         self.pods.references = self.references
         self.imagecaches = ImageCacheController(
-            client,
+            self.client,
             self.caches.profiles,
             self.caches.imagecaches,
             self.events,
             self.clock,
             secret_exists=lambda namespace, name: self.references.exists(namespace)(SECRET, name),
         )
-        runtime.subscribe(self.queue.add)
-        self.informers = self._informers()
-        self.tasks: list[asyncio.Task[None]] = []
-        self.leading = False  # lead() was called: the queue runs (a standby only keeps its caches warm)
 
     def _informers(self) -> list[Informer]:
         """One informer per kind: pods (bound ones), ContainerGroups, our nodes, profiles, namespaces, and
