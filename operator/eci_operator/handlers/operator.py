@@ -34,6 +34,7 @@ from eci_operator.handlers.pods import PodController
 from eci_operator.handlers.references import ReferenceWatch
 from eci_operator.handlers.settings import Settings
 from eci_operator.handlers.store import Body, Key, Store
+from eci_operator.handlers.tasks import cancel_all
 from eci_operator.handlers.usage import UsageService
 from eci_operator.handlers.workqueue import WorkQueue
 from eci_operator.handlers.zones import ExhaustionWatch
@@ -368,11 +369,7 @@ class Operator:
         await self.billing.stop()
         await self.usage.stop()
         await self.references.stop()
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self.tasks)
         await self.events.stop()
 
     def resync(self) -> None:

@@ -9,7 +9,6 @@ them (a deployment that dropped the rule) nothing is checked and a warning says 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 
 import structlog
@@ -17,6 +16,7 @@ import structlog
 from eci_operator.domain.bodies import key_of
 from eci_operator.domain.references import CONFIG_MAP, SECRET
 from eci_operator.handlers.store import Body, Key
+from eci_operator.handlers.tasks import cancel_all
 from eci_operator.kube.client import KubeClient
 from eci_operator.kube.errors import ApiError
 from eci_operator.kube.watch import Informer
@@ -87,9 +87,4 @@ class ReferenceWatch:
             self.tasks.append(asyncio.create_task(informer.run(), name=f"eci-watch-{informer.kind}"))
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self.tasks.clear()
+        await cancel_all(self.tasks)

@@ -10,7 +10,6 @@ than ``REUSE_SECONDS`` share one. Every ``status_seconds`` it writes each Load's
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import structlog
@@ -33,6 +32,7 @@ from eci_operator.domain.usage import (
 )
 from eci_operator.handlers.caches import Caches
 from eci_operator.handlers.store import Body, Key, Store
+from eci_operator.handlers.tasks import cancel_all
 from eci_operator.kube import paths
 from eci_operator.kube.client import KubeClient
 from eci_operator.kube.errors import ApiError
@@ -250,9 +250,4 @@ class UsageService:
         self.tasks.append(asyncio.create_task(self._status_loop(), name="eci-load-status"))
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self.tasks.clear()
+        await cancel_all(self.tasks)

@@ -8,13 +8,15 @@ once. Failures are retried with exponential backoff (capped), so one bad object 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 import structlog
 
+from eci_operator.handlers.tasks import cancel_all
+
 K = TypeVar("K", bound=Hashable)
+
 log = structlog.get_logger("eci_operator.queue")
 
 
@@ -73,12 +75,7 @@ class WorkQueue(Generic[K]):
     async def stop(self) -> None:
         for timer in self._retry_timers.values():
             timer.cancel()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
 
     async def drain(self) -> None:
         """Wait until no key is queued or in progress (used at shutdown to finish in-flight writes)."""

@@ -41,6 +41,16 @@ def _duplicates(items: list[str]) -> list[str]:
     return sorted(item for item, count in Counter(items).items() if count > 1)
 
 
+def _distinct_ids(value: list[str], pattern: str, what: str, prefix: str) -> list[str]:
+    """Each item an id of ``pattern`` (at most 64 characters), none twice."""
+    for item in value:
+        if not re.fullmatch(pattern, item) or len(item) > 64:
+            raise ValueError(f"{item!r} is not a {what} ({prefix}...)")
+    if dupes := _duplicates(value):
+        raise ValueError(f"duplicate {what}s: {', '.join(dupes)}")
+    return value
+
+
 class VSwitch(KubeModel):
     """A vSwitch of the profile's VPC: its id, its zone and its IPv4 CIDR block (pod IPs come from it)."""
 
@@ -151,22 +161,12 @@ class ECIProfileSpec(KubeModel):
     @field_validator("allowed_security_group_ids")
     @classmethod
     def _security_group_ids_are_ids(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if not re.fullmatch(SECURITY_GROUP_PATTERN, item) or len(item) > 64:
-                raise ValueError(f"{item!r} is not a security group id (sg-...)")
-        if dupes := _duplicates(value):
-            raise ValueError(f"duplicate security group ids: {', '.join(dupes)}")
-        return value
+        return _distinct_ids(value, SECURITY_GROUP_PATTERN, "security group id", "sg-")
 
     @field_validator("vswitch_ids")
     @classmethod
     def _vswitch_ids_are_ids(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if not re.fullmatch(VSWITCH_PATTERN, item) or len(item) > 64:
-                raise ValueError(f"{item!r} is not a vSwitch id (vsw-...)")
-        if dupes := _duplicates(value):
-            raise ValueError(f"duplicate vSwitch ids: {', '.join(dupes)}")
-        return value
+        return _distinct_ids(value, VSWITCH_PATTERN, "vSwitch id", "vsw-")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
