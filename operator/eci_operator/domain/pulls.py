@@ -3,7 +3,7 @@
 An image's pull time is its size over the zone's pull bandwidth; an instance pulls each distinct image once,
 one after another (the kubelet's default, serialised pulls). A matched ImageCache replaces the pulls by
 one fixed cache start-up. Building an ImageCache pulls its images once plus a fixed overhead (the build
-instance, the snapshot). Two calibrations, both documented in the README ("Image pulls and ImageCache"):
+instance, the snapshot). Two calibrations, both documented in the README ("ImageCache"):
 
 - the defaults, at demo scale: a 256 MiB image at 64 MiB/s pulls in 4 s, a cache hit starts in 1 s (4x
   faster), and a new one-image ImageCache is Ready in 45 s + 4 s, within a minute;

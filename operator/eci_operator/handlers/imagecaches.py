@@ -4,9 +4,9 @@ Each ImageCache is one key of its own small work queue. A reconcile works out th
 should show now (``domain.imagecache.CacheBuild``), writes it only when it differs from the recorded one,
 and arms one timer for the next change (an image pulled, Ready). The build starts when the operator first
 sees the cache (or its spec changes: a new generation starts a new build) and is resumed from the recorded
-``startTime`` after a restart. A pull secret that does not exist fails the cache, with a Warning Event
-naming it. The cache's pull model is the one of the profile owning its vSwitch (README, "Image pulls and
-ImageCache").
+``startTime`` after a restart. A pull secret that does not exist (by the Secret names the operator
+watches) fails the cache, with a Warning Event naming it. The cache's pull model is the one of the profile
+owning its vSwitch (README, "ImageCache").
 """
 
 from __future__ import annotations
