@@ -83,15 +83,17 @@ test-faults: $(STAMP) cluster-build
 	    $(BIN)/pytest tests/integration/faults -q || exit 1; \
 	done
 
-BENCH_SIZES ?= 1000,10000
+BENCH_SIZES ?= 1000,10000,20000
+BENCH_DEPLOYMENT_SIZES ?= 1000,10000
 BENCH_RUNS ?= 3
-BENCH_SCENARIOS ?= bound,deployment
-## bench: scale benchmark vs KWOK (BENCH_SIZES=1000,10000 BENCH_RUNS=3); writes bench/SUMMARY.md, not in test
+BENCH_SCENARIOS ?= bound,deployment,burst
+BENCH_BURST_SIZES ?= 100,1000
+## bench: scale benchmark vs KWOK (BENCH_SIZES=1000,10000,20000 BENCH_DEPLOYMENT_SIZES=1000,10000 BENCH_BURST_SIZES=100,1000 BENCH_RUNS=3); writes bench/SUMMARY.md, not in test
 .PHONY: bench
 bench: $(STAMP) cluster-build
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	@bash bench/build-kwok.sh
-	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES) --runs $(BENCH_RUNS) --scenarios $(BENCH_SCENARIOS)
+	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES) --runs $(BENCH_RUNS) --scenarios $(BENCH_SCENARIOS) --deployment-sizes $(BENCH_DEPLOYMENT_SIZES) --burst-sizes $(BENCH_BURST_SIZES)
 
 ## clean: stop the local cluster and remove .cluster/ data (keeps built binaries) and caches
 .PHONY: clean

@@ -1,7 +1,8 @@
 """``make bench``: N pods to Ready and back, ours (eci-operator) against KWOK, on the local control plane.
 
-For every scenario (bound, deployment), size (e.g. 1000, 10000) and run, both sides are measured one after
-the other, alternating which goes first, never both controllers at once. Each measurement is written to
+For every scenario (bound, deployment, burst), size (e.g. 1000, 10000; the burst's 100, 1000) and run, both
+sides are measured one after the other, alternating which goes first, never both controllers at once (the
+burst runs on ours only: ``burst.py`` says why). Each measurement is written to
 ``bench/results/<session>-<scenario>-<n>-<side>-r<run>.json``; at the end ``report.py`` turns the session
 into ``bench/SUMMARY.md`` and ``bench/ready-over-time.png``.
 
@@ -73,9 +74,19 @@ def versions() -> dict[str, str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "1000,10000"))
+    p.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "1000,10000,20000"), help="N of bound")
+    p.add_argument(
+        "--deployment-sizes",
+        default=os.environ.get("BENCH_DEPLOYMENT_SIZES", "1000,10000"),
+        help="N of the deployment scenario",
+    )
     p.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "3")))
-    p.add_argument("--scenarios", default=os.environ.get("BENCH_SCENARIOS", "bound,deployment"))
+    p.add_argument("--scenarios", default=os.environ.get("BENCH_SCENARIOS", "bound,deployment,burst"))
+    p.add_argument(
+        "--burst-sizes",
+        default=os.environ.get("BENCH_BURST_SIZES", "100,1000"),
+        help="N of the burst scenario (HPA max replicas), instead of --sizes",
+    )
     p.add_argument("--sides", default=os.environ.get("BENCH_SIDES", "ours,kwok"))
     p.add_argument("--concurrency", type=int, default=64, help="create/delete requests in flight (64)")
     p.add_argument("--results", type=Path, default=HERE / "results")
@@ -120,9 +131,12 @@ def plan(args: argparse.Namespace) -> list[tuple[str, int, int, str]]:
     sides = [s.strip() for s in args.sides.split(",") if s.strip()]
     out = []
     for scenario in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
-        for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
+        sizes = {"burst": args.burst_sizes, "deployment": args.deployment_sizes}.get(scenario, args.sizes)
+        for n in [int(s) for s in sizes.split(",") if s.strip()]:
             for run in range(1, args.runs + 1):
                 order = sides if run % 2 else list(reversed(sides))
+                if scenario == "burst":  # KWOK cannot play a Load (README, "Rehearsing a burst")
+                    order = [s for s in order if s == "ours"]
                 out.extend((scenario, n, run, side) for side in order)
     return out
 
@@ -142,7 +156,7 @@ async def bench(
         "host": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()},
         "versions": versions(),
         "creation": f"harness aiohttp POSTs, {args.concurrency} in flight (bound); "
-        "Deployment scale 0 -> N (deployment)",
+        "Deployment scale 0 -> N (deployment); an HPA 1 -> N under a Load step (burst)",
     }
     async with Api(kubeconfig, connections=args.concurrency + 8) as api:
         sides = {name: make_side(name, api, kubeconfig, bin_dir, log_dir) for name in {s for *_, s in steps}}
@@ -183,7 +197,14 @@ async def bench(
             path = args.results / f"{session}-{scenario}-{n}-{side_name}-r{run}.json"
             path.write_text(json.dumps(result, indent=1))
             written.append(path)
-            if "create" in figures:
+            if "create" in figures and scenario == "burst":
+                c = figures["create"]
+                say(
+                    f"({i}/{len(steps)}) {label}: Ready {c['pods']}/{n} in {c['wall_s']:.2f}s "
+                    f"(first HPA decision {c['first_decision_s']}s), "
+                    f"with ImageCache {figures['cached']['create']['wall_s']:.2f}s"
+                )
+            elif "create" in figures:
                 c, d = figures["create"], figures["delete"]
                 say(
                     f"({i}/{len(steps)}) {label}: Ready {c['pods']}/{n} in {c['wall_s']:.2f}s "

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from burst import measure_burst
 from kube import Api, PodTracker, bounded
 from measure import apiserver_requests, cpu_of, curve, delta, percentile, proc_sample, reset_peak_rss
 from sides import Side
@@ -96,6 +97,10 @@ class Measurement:
     # ------------------------------------------------------------------------------------------ the run
     async def run(self) -> dict[str, Any]:
         api, ns = self.api, self.namespace
+        if self.scenario == "burst":
+            return await measure_burst(
+                api, self.side, self.n, label=self.label, components=self.components, say=self.say
+            )
         await api.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}}, resource="namespaces")
         await self._wait(lambda: self._has_default_sa(), 60, "default ServiceAccount")
         tracker = PodTracker(api, ns)

@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from burst import burst_profile
 from kube import Api, ApiError
 from measure import operator_requests, proc_sample, prom_value
 
@@ -115,13 +116,14 @@ class Side:
             tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
             raise RuntimeError(f"{self.name} controller exited; last log lines:\n{tail}")
 
-    async def wait_node_ready(self, timeout: float = 120) -> None:
+    async def wait_node_ready(self, timeout: float = 120, node_name: str = "") -> None:
         """Ready=True and none of the node lifecycle controller's taints (left from when it was stopped)."""
         deadline = time.monotonic() + timeout
+        name = node_name or self.node
         while True:
             self.alive()
             try:
-                node = await self.api.get(f"/api/v1/nodes/{self.node}")
+                node = await self.api.get(f"/api/v1/nodes/{name}")
                 ready = any(
                     c["type"] == "Ready" and c["status"] == "True"
                     for c in node.get("status", {}).get("conditions") or []
@@ -135,7 +137,7 @@ class Side:
                 if exc.status != 404:
                     raise
             if time.monotonic() > deadline:
-                raise TimeoutError(f"node {self.node} not Ready and untainted after {timeout:.0f}s")
+                raise TimeoutError(f"node {name} not Ready and untainted after {timeout:.0f}s")
             await asyncio.sleep(0.5)
 
     def own_requests(self) -> Counter[tuple[str, str]] | None:
@@ -185,9 +187,10 @@ class Ours(Side):
                 "simulation": {"imagePulls": {"enabled": False}},
             },
         }
-        await self.api.request(
-            "POST", "/apis/eci.ask.dev/v1alpha1/eciprofiles", body, ok=(409,), resource="eciprofiles"
-        )
+        for profile in (body, burst_profile()):
+            await self.api.request(
+                "POST", "/apis/eci.ask.dev/v1alpha1/eciprofiles", profile, ok=(409,), resource="eciprofiles"
+            )
 
     def argv(self) -> list[str]:
         self.metrics_port = free_port()

@@ -284,6 +284,8 @@ def test_every_example_validates(name: str, doc: dict[str, Any]) -> None:
         Load.model_validate(doc)
     elif kind == "HorizontalPodAutoscaler":
         assert doc["apiVersion"] == "autoscaling/v2"
+    elif kind == "ImageCache":
+        ImageCache.model_validate(doc)
     else:
         assert kind in POD_KINDS, f"{name}: no model or check for kind {kind}"
         pod, _ = pod_from_document(doc)
