@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -156,10 +157,13 @@ class Measurement:
         before_own = await asyncio.to_thread(side.own_requests)
         before_harness = dict(api.counts)
         t0 = time.monotonic()
+        pprof = asyncio.create_task(self._pprof(phase)) if os.environ.get("BENCH_PPROF") else None
         send_s = await self._drive(phase, tracker)
         done = tracker.ready_at if phase == "create" else tracker.deleted_at
         complete = await self._follow(phase, tracker, done, t0)
         t_end = max(done.values()) if done else time.monotonic()
+        if pprof is not None:
+            await pprof
         settle_s = await side.settle()
         after_proc = proc_sample(side.pid)
         after_cpu = cpu_of({**self.components, "harness": _self_pid()})
@@ -214,6 +218,19 @@ class Measurement:
                 sum(c for k, c in own.items() if k.split()[1] == "events") / n, 3
             )
         return figures
+
+    async def _pprof(self, phase: str) -> None:
+        """``BENCH_PPROF=N``: a CPU profile of kube-apiserver over the phase's first N seconds, saved next
+        to the controller's log (the control plane must serve /debug/pprof: ``ECI_CLUSTER_PROFILING=1``)."""
+        seconds = os.environ.get("BENCH_PPROF", "10")
+        path = f"/debug/pprof/profile?seconds={seconds}"
+        async with self.api.session.get(self.api.host + path) as resp:
+            body = await resp.read()
+        if resp.status != 200:
+            self.say(f"  [{self.label}] pprof: HTTP {resp.status} (ECI_CLUSTER_PROFILING=1 at cluster up?)")
+            return
+        out = self.side.log.with_name(f"{self.side.log.stem}-apiserver-{phase}.pprof")
+        out.write_bytes(body)
 
     async def _drive(self, phase: str, tracker: PodTracker) -> float:
         """Send the phase's requests; return how long sending took."""
