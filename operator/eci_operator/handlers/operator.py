@@ -245,7 +245,7 @@ class Operator:
             return
         changed, profile = self.caches.profiles.put(body)
         if profile is not None:
-            self.runtime.configure(profile.spec)  # zones, stock: outages fail groups, waiting ones retry
+            self.runtime.configure(profile.spec, name=profile.metadata.name)  # zones, stock, rate limit
         entry = self.caches.profiles.entry(str(meta_of(body).get("name")))
         if entry is not None and entry.error and changed:
             log.error("profile.invalid", profile=meta_of(body).get("name"), error=entry.error)

@@ -35,6 +35,7 @@ STOCK_KEY_PATTERN = (
 MAX_VSWITCHES = 64
 MAX_SELECTORS = 64
 MAX_SECURITY_GROUPS = 64
+MAX_RATE_LIMIT_BURST, MAX_RATE_LIMIT_PER_SECOND = 100_000, 100_000
 
 
 def _duplicates(items: list[str]) -> list[str]:
@@ -131,6 +132,18 @@ class ImagePulls(KubeModel):
         return value
 
 
+class CreationRateLimit(KubeModel):
+    """ECI's rate limit on CreateContainerGroup for the profile's account (``domain.token_bucket``).
+
+    Off unless asked for (local rehearsals are not throttled; ASK accounts' quotas differ). Alibaba's
+    documented figures, the suggested values, are the defaults: burst 100, 20 per second.
+    """
+
+    enabled: bool = False
+    burst: int = Field(default=100, ge=1, le=MAX_RATE_LIMIT_BURST)
+    per_second: float = Field(default=20, gt=0, le=MAX_RATE_LIMIT_PER_SECOND)
+
+
 class Simulation(KubeModel):
     """Knobs of the simulated ECI runtime: RNG seed, start-up delay, per-zone availability and stock."""
 
@@ -140,6 +153,7 @@ class Simulation(KubeModel):
     spot_reclaim_after_seconds: float | None = Field(default=None, ge=0)
     zones: list[ZoneSimulation] = Field(default_factory=list, max_length=MAX_VSWITCHES)
     image_pulls: ImagePulls = Field(default_factory=ImagePulls)
+    creation_rate_limit: CreationRateLimit = Field(default_factory=CreationRateLimit)
 
 
 class ECIProfileSpec(KubeModel):
