@@ -130,6 +130,7 @@ class Operator:
             self.clock,
             secret_exists=lambda namespace, name: self.references.exists(namespace)(SECRET, name),
         )
+        self.pods.creator.want_cache = self.imagecaches.want  # ECI's automatic ImageCaches
 
     def _informers(self) -> list[Informer]:
         """One informer per kind: pods (bound ones), ContainerGroups, our nodes, profiles, namespaces, and

@@ -122,6 +122,9 @@ class ImagePulls(KubeModel):
     image_sizes_mi_b: dict[str, float] = Field(default_factory=dict, alias="imageSizesMiB")
     cache_start_seconds: float | None = Field(default=None, ge=0)
     cache_build_overhead_seconds: float | None = Field(default=None, ge=0)
+    # ECI creates an ImageCache for a pod that no cache matches ("If no cache matches, ECI creates one
+    # automatically"); with the pull model on only (domain.imagecache_auto)
+    auto_create_image_cache: bool = True
 
     @field_validator("image_sizes_mi_b")
     @classmethod
