@@ -28,7 +28,7 @@ from eci_operator.handlers.store import Body, Store
 from eci_operator.handlers.workqueue import WorkQueue
 from eci_operator.kube import paths
 from eci_operator.kube.client import KubeClient
-from eci_operator.kube.errors import Conflict, NotFound
+from eci_operator.kube.errors import ApiError, Conflict, NotFound
 from eci_operator.kube.events import EventPoster, EventSpec
 from eci_operator.models import keys
 from eci_operator.models.imagecache import (
@@ -60,11 +60,12 @@ class ImageCacheController:
         self._timers: dict[str, Timer] = {}
         self._warned: set[tuple[str, object]] = set()
         self._wanted: dict[str, Body] = {}  # automatic caches to create, by name
+        self._refused: set[str] = set()  # automatic caches the API server would not create: not asked again
 
     def want(self, body: Body) -> None:
         """Create this automatic cache (once: a burst of pods asking for it makes one request)."""
         name = str(meta_of(body).get("name"))
-        if name in self._wanted or self.store.get(("", name)) is not None:
+        if name in self._wanted or name in self._refused or self.store.get(("", name)) is not None:
             return
         self._wanted[name] = body
         self.queue.add(name)
@@ -137,7 +138,15 @@ class ImageCacheController:
         wanted = self._wanted.pop(name, None)
         if wanted is None:
             return None
-        created, fresh = await self.client.create_or_get(paths.image_caches(), wanted)
+        try:
+            created, fresh = await self.client.create_or_get(paths.image_caches(), wanted)
+        except ApiError as exc:
+            if exc.status in (403, 422):  # not allowed (an older ClusterRole) or refused: once, logged
+                log.warning("imagecache.automatic_refused", name=name, status=exc.status, error=str(exc))
+                self._refused.add(name)
+                return None
+            self._wanted.setdefault(name, wanted)  # asked again on the queue's retry
+            raise
         self.store.put(("", name), created)
         if fresh:
             annotations = meta_of(wanted).get("annotations") or {}
