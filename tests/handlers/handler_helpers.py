@@ -86,9 +86,11 @@ class Harness:
         self.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
 
     def profile(self, name: str = "default", **spec: Any) -> dict[str, Any]:
-        """An ECIProfile; the image-pull model is off unless the test's ``simulation`` turns it on."""
-        simulation = spec.setdefault("simulation", {})
-        simulation.setdefault("imagePulls", {}).setdefault("enabled", False)
+        """An ECIProfile; the image-pull model and ECI's automatic ImageCaches are off unless the test's
+        ``simulation`` turns them on."""
+        pulls = spec.setdefault("simulation", {}).setdefault("imagePulls", {})
+        pulls.setdefault("enabled", False)
+        pulls.setdefault("autoCreateImageCache", False)
         body = {
             "apiVersion": "eci.ask.dev/v1alpha1",
             "kind": "ECIProfile",

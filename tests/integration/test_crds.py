@@ -73,6 +73,8 @@ def test_example_profiles_are_accepted(crds: None, kubectl: Any, name: str) -> N
         ({"vSwitches": []}, "vSwitches"),
         ({"simulation": {"zones": [{"zoneId": "cn-hangzhou-z"}]}}, "must be the zone of a vSwitch"),
         ({"simulation": {"startupDelaySeconds": -1}}, "startupDelaySeconds"),
+        ({"simulation": {"creationRateLimit": {"perSecond": 0}}}, "creationRateLimit.perSecond"),
+        ({"simulation": {"creationRateLimit": {"burst": 0}}}, "creationRateLimit.burst"),
         (
             {
                 "selectors": [

@@ -130,6 +130,7 @@ class Operator:
             self.clock,
             secret_exists=lambda namespace, name: self.references.exists(namespace)(SECRET, name),
         )
+        self.pods.creator.want_cache = self.imagecaches.want  # ECI's automatic ImageCaches
 
     def _informers(self) -> list[Informer]:
         """One informer per kind: pods (bound ones), ContainerGroups, our nodes, profiles, namespaces, and
@@ -245,7 +246,7 @@ class Operator:
             return
         changed, profile = self.caches.profiles.put(body)
         if profile is not None:
-            self.runtime.configure(profile.spec)  # zones, stock: outages fail groups, waiting ones retry
+            self.runtime.configure(profile.spec, name=profile.metadata.name)  # zones, stock, rate limit
         entry = self.caches.profiles.entry(str(meta_of(body).get("name")))
         if entry is not None and entry.error and changed:
             log.error("profile.invalid", profile=meta_of(body).get("name"), error=entry.error)

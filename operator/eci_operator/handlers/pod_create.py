@@ -7,11 +7,14 @@ nothing is decided twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 
 from eci_operator.domain.bodies import labels_of, meta_of, uid_of
 from eci_operator.domain.errors import DomainError
 from eci_operator.domain.imagecache import cache_view, parse_cache
+from eci_operator.domain.imagecache_auto import automatic_cache, may_create
 from eci_operator.domain.imagecache_match import CacheView
 from eci_operator.domain.pods import reserved_port_users
 from eci_operator.domain.record import group_record, refused_record
@@ -22,8 +25,9 @@ from eci_operator.kube import paths
 from eci_operator.kube.client import KubeClient
 from eci_operator.kube.errors import Conflict, Invalid, NotFound
 from eci_operator.models import keys
-from eci_operator.models.containergroup import ContainerGroupPhase, ContainerGroupStatus
+from eci_operator.models.containergroup import ContainerGroup, ContainerGroupPhase, ContainerGroupStatus
 from eci_operator.models.imagecache import ImageCache
+from eci_operator.models.profile import ECIProfile
 from eci_operator.runtime.clock import Clock
 
 log = structlog.get_logger("eci_operator.pods")
@@ -36,6 +40,7 @@ class GroupCreator:
         self.announcer = announcer
         self.clock = clock
         self._parsed: dict[str, tuple[str, ImageCache | None]] = {}
+        self.want_cache: Callable[[Body], None] | None = None  # ImageCacheController.want: automatic caches
 
     async def create(self, key: Key, pod: Body, node: Body) -> Body | None:
         """Create the pod's ContainerGroup (or take the one that exists); None when it is not ours yet."""
@@ -79,6 +84,7 @@ class GroupCreator:
         self.caches.groups.put(key, created)
         if failure is None:
             self._warn_reserved_ports(pod)
+            self._automatic_cache(pod, record, profile)
             return created
         bound.warning("pod.rejected", reason=reason, error=failure)
         status = ContainerGroupStatus(
@@ -90,6 +96,17 @@ class GroupCreator:
         await write_group_status(self.client, self.caches, key, created, status)
         self.announcer.post(pod, "ProviderFailed", failure, warning=True)
         return self.caches.groups.get(key)
+
+    def _automatic_cache(self, pod: Body, record: ContainerGroup, profile: ECIProfile | None) -> None:
+        """No ImageCache matched: ECI makes one (``domain.imagecache_auto``), off this pod's path."""
+        if self.want_cache is None or profile is None or record.resolved is None:
+            return
+        pulls = profile.spec.simulation.image_pulls
+        if not may_create(record.resolved, pulls):
+            return
+        wanted = automatic_cache(pod, record.resolved, pulls, self._image_caches())
+        if wanted is not None:
+            self.want_cache(wanted)  # this pod pulls its images; later ones match the cache once Ready
 
     def _image_caches(self) -> list[CacheView]:
         """The ImageCaches as matching sees them now (each parsed once per resourceVersion)."""
