@@ -96,7 +96,7 @@ class Operator:
         self.pods = PodController(
             client,
             self.caches,
-            GroupCreator(client, self.caches, self.announcer, self.clock),
+            GroupCreator(self.syncer.writer, runtime, self.caches, self.announcer, self.clock),
             self.syncer,
             self.finisher,
             self.announcer,
