@@ -1,6 +1,7 @@
 """What the operator knows of the cluster: one store per watched kind, fed by the informers.
 
-Pods (indexed by node), ContainerGroups (indexed by pod uid), virtual nodes, ECIProfiles (valid and
+Pods (indexed by node) and ContainerGroups (indexed by pod uid), both compact (JSON bytes, decoded when
+read: ``handlers.store``), virtual nodes, ECIProfiles (valid and
 invalid, ``ProfileCache``), namespace labels and ImageCaches. Written only by the informers' callbacks
 and by the controllers with the answers of their own writes.
 """
@@ -28,8 +29,8 @@ def _pod_uid_of(group: Body) -> str | None:
 
 @dataclass
 class Caches:
-    pods: Store = field(default_factory=lambda: Store({BY_NODE: _node_of}))
-    groups: Store = field(default_factory=lambda: Store({BY_POD_UID: _pod_uid_of}))
+    pods: Store = field(default_factory=lambda: Store({BY_NODE: _node_of}, compact=True))
+    groups: Store = field(default_factory=lambda: Store({BY_POD_UID: _pod_uid_of}, compact=True))
     nodes: Store = field(default_factory=Store)
     profiles: ProfileCache = field(default_factory=ProfileCache)
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> labels
