@@ -81,14 +81,14 @@ class Store:
     def get(self, key: Key) -> Body | None:
         if not self.compact:
             return self._plain.get(key)
-        body = self._hot.get(key)
-        if body is not None:
+        hot = self._hot.get(key)
+        if hot is not None:
             self._hot.move_to_end(key)
-            return body
+            return hot
         raw = self._raw.get(key)
         if raw is None:
             return None
-        body = orjson.loads(raw)
+        body: Body = orjson.loads(raw)
         self._remember(key, body)
         return body
 
