@@ -51,6 +51,9 @@ async def test_two_writes_per_pod_by_verb_and_resource(harness: Harness) -> None
     await harness.settle()
     assert pod_writes(harness, before) == Counter({k: 5 * n for k, n in HAPPY_PATH.items()})
     assert harness.events("web-0") == ["ContainerInstanceCreated"]  # and one Event, as before (Events apart)
+    # whether the CRD has a status subresource is asked once, from discovery, counted under its own name
+    asked = {k: n for k, n in harness.operator.client.counts.by_key.items() if k[1] == "discovery"}
+    assert asked == {("get", "discovery", 200): 1}
 
 
 async def test_the_record_with_its_ip_is_created_before_the_pod_shows_it(harness: Harness) -> None:

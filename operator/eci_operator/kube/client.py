@@ -82,7 +82,7 @@ def resource_of(path: str) -> tuple[str, bool]:
     if len(parts) >= 2 and parts[0] == "namespaces" and len(parts) > 2:
         parts = parts[2:]
     if not parts:
-        return "", False
+        return "discovery", True  # /apis/<group>/<version>: the group version's resource list
     resource = parts[0]
     named = len(parts) >= 2
     if len(parts) >= 3:
