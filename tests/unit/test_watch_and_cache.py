@@ -143,6 +143,8 @@ def test_the_store_indexes_follow_puts_and_drops(compact: bool) -> None:
     store.put(("ns", "a"), {"metadata": {"uid": "a", "resourceVersion": "2"}, "spec": {"nodeName": "n2"}})
     assert store.by("node", "n1") == [("ns", "b")]
     assert store.by("node", "n2") == [("ns", "a")]
+    assert store.indexed(("ns", "a"), "node") == "n2"  # read from the head, never decoded
+    assert store.indexed(("ns", "zz"), "node") is None
     store.drop(("ns", "b"))
     assert store.by("node", "n1") == []
 

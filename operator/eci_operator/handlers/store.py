@@ -133,6 +133,11 @@ class Store:
         """Keys whose ``index`` value is ``value``."""
         return sorted(self._indexes[index].get(value, ()))
 
+    def indexed(self, key: Key, index: str) -> str | None:
+        """The ``index`` value of the object under ``key`` (None if none or not cached), without decoding."""
+        head = self._heads.get(key)
+        return head[2][list(self._indexers).index(index)] if head is not None else None
+
     def _remember(self, key: Key, body: Body) -> None:
         self._hot[key] = body
         self._hot.move_to_end(key)
