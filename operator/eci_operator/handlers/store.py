@@ -105,7 +105,7 @@ class Store:
         values = tuple(indexer(body) for indexer in self._indexers.values())
         self._heads[key] = (rv_of(body), uid, values)
         if self.compact:
-            self._raw[key] = orjson.dumps(body)
+            self._raw[key] = bytes(memoryview(orjson.dumps(body)))  # orjson over-allocates: an exact copy
             self._remember(key, body)
         else:
             self._plain[key] = body
