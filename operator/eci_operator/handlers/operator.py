@@ -96,7 +96,7 @@ class Operator:
         self.pods = PodController(
             client,
             self.caches,
-            GroupCreator(client, self.caches, self.announcer, self.clock),
+            GroupCreator(self.syncer.writer, runtime, self.caches, self.announcer, self.clock),
             self.syncer,
             self.finisher,
             self.announcer,
@@ -379,10 +379,9 @@ class Operator:
         for key in self.caches.pods:
             self.queue.add(key)
         now = self.clock.now()
-        for key, group in list(self.caches.groups.items.items()):
-            created = str(meta_of(group).get("creationTimestamp") or "")
-            orphan = self.caches.pods.get(key) is None and bool(created)
-            if orphan and (now - parse_time(created)).total_seconds() > self.settings.orphan_grace_seconds:
+        for key in [k for k in self.caches.groups if k not in self.caches.pods.items]:  # orphans only
+            created = str(meta_of(self.caches.groups.get(key) or {}).get("creationTimestamp") or "")
+            if created and (now - parse_time(created)).total_seconds() > self.settings.orphan_grace_seconds:
                 self.queue.add(key)
 
     async def resync_loop(self) -> None:
