@@ -19,7 +19,7 @@ from eci_operator.handlers.operator import Operator
 from eci_operator.handlers.settings import Settings
 from eci_operator.kube.client import KubeClient
 from eci_operator.kube.events import EventPoster
-from eci_operator.kube.memory import ApiServer
+from eci_operator.kube.memory import WITH_STATUS, ApiServer
 from eci_operator.kube.memory_transport import MemoryTransport
 from eci_operator.runtime.clock import ManualClock
 from eci_operator.runtime.simulated import SimulatedRuntime
@@ -86,9 +86,11 @@ class Harness:
         self.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
 
     def profile(self, name: str = "default", **spec: Any) -> dict[str, Any]:
-        """An ECIProfile; the image-pull model is off unless the test's ``simulation`` turns it on."""
-        simulation = spec.setdefault("simulation", {})
-        simulation.setdefault("imagePulls", {}).setdefault("enabled", False)
+        """An ECIProfile; the image-pull model and ECI's automatic ImageCaches are off unless the test's
+        ``simulation`` turns them on."""
+        pulls = spec.setdefault("simulation", {}).setdefault("imagePulls", {})
+        pulls.setdefault("enabled", False)
+        pulls.setdefault("autoCreateImageCache", False)
         body = {
             "apiVersion": "eci.ask.dev/v1alpha1",
             "kind": "ECIProfile",
@@ -123,10 +125,11 @@ class Harness:
         return [(m, p) for m, p, _ in self.server.requests[mark:] if m != "GET" and "/events" not in p]
 
 
-async def make_harness() -> Harness:
-    """An operator on a fresh in-memory API server, started and synced."""
+async def make_harness(*, status_subresources: frozenset[str] = WITH_STATUS) -> Harness:
+    """An operator on a fresh in-memory API server, started and synced (``status_subresources``: the
+    resources whose status is a subresource, e.g. with ``containergroups`` for a CRD from before #18)."""
     clock = ManualClock()
-    server = ApiServer(now=clock.now)
+    server = ApiServer(now=clock.now, status_subresources=status_subresources)
     client = KubeClient(MemoryTransport(server), max_retries=0)
     runtime = SimulatedRuntime(clock)
     settings = Settings(workers=4, webhooks=False, metrics_port=0, orphan_grace_seconds=30.0)

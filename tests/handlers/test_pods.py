@@ -8,7 +8,6 @@ from eci_operator.runtime.ipam import VSwitchPool
 from helpers import wait_for
 
 POD = "/api/v1/namespaces/ns/pods/web"
-GROUP = f"{GROUP_PATH}/namespaces/ns/containergroups/web"
 
 
 async def ready_node(h: Harness) -> None:
@@ -19,14 +18,13 @@ async def ready_node(h: Harness) -> None:
     assert any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
 
 
-async def test_a_pod_costs_three_writes_on_the_happy_path(harness: Harness) -> None:
+async def test_a_pod_costs_two_writes_on_the_happy_path(harness: Harness) -> None:
     await ready_node(harness)
     mark = len(harness.server.requests)
     harness.pod("web")
     await harness.settle()
     assert harness.writes_since(mark) == [
-        ("POST", f"{GROUP_PATH}/namespaces/ns/containergroups"),
-        ("PATCH", GROUP + "/status"),
+        ("POST", f"{GROUP_PATH}/namespaces/ns/containergroups"),  # created with its status
         ("PATCH", POD + "/status"),
     ]
     pod = harness.server.get("pods", "ns", "web")

@@ -69,8 +69,11 @@ async def make_profile(api: ApiClient, operator_process: OperatorProcess) -> Asy
     async def make(zones: int = 1, *, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
         name = f"p-{rand()}"
         region = f"cn-t{rand(4)}"
-        # the image-pull model is off unless a test's simulation turns it on (tests of timing stay quick)
-        spec.setdefault("simulation", {}).setdefault("imagePulls", {}).setdefault("enabled", False)
+        # the image-pull model is off unless a test's simulation turns it on (tests of timing stay quick),
+        # and so are ECI's automatic ImageCaches (cluster-scoped objects no test would clean up)
+        pulls = spec.setdefault("simulation", {}).setdefault("imagePulls", {})
+        pulls.setdefault("enabled", False)
+        pulls.setdefault("autoCreateImageCache", False)
         vswitches = spec.pop("vSwitches", None) or [
             {"id": f"vsw-{name}-{i}", "zoneId": f"{region}-{chr(97 + i)}", "cidr": f"10.{i}.0.0/16"}
             for i in range(zones)

@@ -2,8 +2,8 @@
 
 Real: the session's control plane and operator, the benchmark's own client, pod template and watch
 (``bench/kube.py``, ``bench/scenario.py``, ``bench/measure.py``). Figures are asserted for sanity, never
-timings: every pod Ready and then gone, and exactly 3 operator writes per pod on the happy path
-(ContainerGroup create, ContainerGroup status, pods/status), counted by the operator itself.
+timings: every pod Ready and then gone, and exactly 2 operator writes per pod on the happy path
+(ContainerGroup create with its status, pods/status), counted by the operator itself.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from measure import delta, operator_requests  # noqa: E402
 from scenario import pod_body  # noqa: E402
 
 N = 100
-POD_WRITES = ("create containergroups", "patch containergroups/status", "patch pods/status")
+POD_WRITES = ("create containergroups", "patch pods/status")
 
 
 def _own_requests(port: int) -> Any:
@@ -36,7 +36,7 @@ def _own_requests(port: int) -> Any:
 
 
 @pytest.mark.timeout(120)
-async def test_hundred_bound_pods_ready_with_three_writes_each(
+async def test_hundred_bound_pods_ready_with_two_writes_each(
     kubeconfig: Path, operator_process: OperatorProcess, make_profile: Any, namespace: str
 ) -> None:
     profile = await make_profile()

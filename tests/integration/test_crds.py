@@ -73,6 +73,8 @@ def test_example_profiles_are_accepted(crds: None, kubectl: Any, name: str) -> N
         ({"vSwitches": []}, "vSwitches"),
         ({"simulation": {"zones": [{"zoneId": "cn-hangzhou-z"}]}}, "must be the zone of a vSwitch"),
         ({"simulation": {"startupDelaySeconds": -1}}, "startupDelaySeconds"),
+        ({"simulation": {"creationRateLimit": {"perSecond": 0}}}, "creationRateLimit.perSecond"),
+        ({"simulation": {"creationRateLimit": {"burst": 0}}}, "creationRateLimit.burst"),
         (
             {
                 "selectors": [
@@ -117,9 +119,12 @@ def test_container_group_spec_is_immutable(crds: None, kubectl: Any, namespace: 
         done = kubectl("patch", *cg, "--type=merge", "-p", patch, check=False)
         assert done.returncode != 0
         assert "spec is immutable" in done.stderr
+        # no status subresource (issue #18): the status is a patch of the object, the spec rule still holds
         status = json.dumps({"status": {"phase": "Pending", "instanceSpec": "2.0-4.0Gi"}})
-        kubectl("patch", *cg, "--subresource=status", "--type=merge", "-p", status)
+        kubectl("patch", *cg, "--type=merge", "-p", status)
         assert kubectl("get", *cg, "-o", "jsonpath={.status.phase}").stdout == "Pending"
+        both = json.dumps({"spec": {"maxPendingMinutes": 60}, "status": {"phase": "Running"}})
+        assert "spec is immutable" in kubectl("patch", *cg, "--type=merge", "-p", both, check=False).stderr
         header = kubectl("get", *cg, "-o", "wide").stdout.split("\n")[0].split()
         assert header[:8] == ["NAME", "PHASE", "SPEC", "ZONE", "IP", "CNY/S", "AGE", "INSTANCE"]
     finally:

@@ -11,6 +11,7 @@ from cluster_helpers import GROUP, VERSION, virtual_pod, zone_of
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
+from eci_operator.domain.imagecache_auto import automatic_name
 from eci_operator.domain.kubetime import parse_time
 from helpers import wait_for
 
@@ -127,14 +128,7 @@ async def test_a_pod_matching_a_ready_cache_starts_faster_with_the_write_back_an
     api: ApiClient, namespace: str, make_profile: Any
 ) -> None:
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
-    pulls = {
-        "enabled": True,
-        "bandwidthMiBps": 50,
-        "defaultImageSizeMiB": 200,
-        "cacheBuildOverheadSeconds": 1,
-    }
-    profile = await make_profile(simulation={"imagePulls": pulls})
-    selector = {"topology.kubernetes.io/zone": zone_of(profile)}
+    selector = await _pulling_zone(make_profile, bandwidthMiBps=50, defaultImageSizeMiB=200)
     name = f"ic-warm-{namespace}"
     image = f"registry.example/{namespace}/app:1"
     body = {
@@ -152,9 +146,7 @@ async def test_a_pod_matching_a_ready_cache_starts_faster_with_the_write_back_an
 
         cache = await wait_for(ready, 30, what=f"ImageCache {name} Ready")
         for pod, img in (("cold", f"registry.example/{namespace}/other:1"), ("warm", image)):
-            manifest = virtual_pod(pod, nodeSelector=selector)
-            manifest["spec"]["containers"][0]["image"] = img
-            await core.create_namespaced_pod(namespace, manifest)
+            await core.create_namespaced_pod(namespace, _pod(pod, selector, img))
 
         async def started(pod: str) -> float | None:
             group = await custom.get_namespaced_custom_object(
@@ -190,3 +182,59 @@ async def test_a_pod_matching_a_ready_cache_starts_faster_with_the_write_back_an
 
 async def _has(got: Any, wanted: set[str]) -> bool:
     return wanted <= await got
+
+
+async def _pulling_zone(make_profile: Any, **figures: Any) -> dict[str, str]:
+    """A profile with the pull model on (these figures, a 1 s cache build overhead): its zone's selector."""
+    pulls = {"enabled": True, "cacheBuildOverheadSeconds": 1, **figures}
+    profile = await make_profile(simulation={"imagePulls": pulls})
+    return {"topology.kubernetes.io/zone": zone_of(profile)}
+
+
+def _pod(name: str, selector: dict[str, str], image: str) -> dict[str, Any]:
+    manifest = virtual_pod(name, nodeSelector=selector)
+    manifest["spec"]["containers"][0]["image"] = image
+    return manifest
+
+
+async def test_pods_no_cache_matches_get_one_automatic_cache_that_later_pods_match(
+    api: ApiClient, namespace: str, make_profile: Any
+) -> None:
+    """ECI's "If no cache matches, ECI creates one automatically": one cache for a burst, then a hit."""
+    custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+    selector = await _pulling_zone(
+        make_profile, autoCreateImageCache=True, bandwidthMiBps=100, defaultImageSizeMiB=100
+    )
+    image = f"registry.example/{namespace}/auto:1"
+    name = automatic_name([image])
+    try:
+        for pod in ("first", "second", "third"):
+            await core.create_namespaced_pod(namespace, _pod(pod, selector, image))
+
+        async def ready() -> dict[str, Any] | None:
+            try:
+                got = await custom.get_cluster_custom_object(*IMC, name)
+            except client.ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return dict(got) if (got.get("status") or {}).get("phase") == "Ready" else None
+
+        cache = await wait_for(ready, 30, what=f"automatic ImageCache {name} Ready")
+        assert cache["metadata"]["labels"]["eci.ask.dev/automatic-image-cache"] == "true"
+        assert cache["spec"] == {"images": [image], "retentionDays": 7, "imageCacheSize": 20}
+        listed = await custom.list_cluster_custom_object(*IMC)
+        assert [c["metadata"]["name"] for c in listed["items"] if image in c["spec"]["images"]] == [name]
+        await core.create_namespaced_pod(namespace, _pod("late", selector, image))
+
+        async def matched() -> str | None:
+            pod = await core.read_namespaced_pod("late", namespace)
+            return (pod.metadata.annotations or {}).get("k8s.aliyun.com/eci-matched-image-cache")
+
+        assert await wait_for(matched, 30, what="pod late matched") == cache["status"]["imageCacheId"]
+    finally:
+        try:
+            await custom.delete_cluster_custom_object(*IMC, name)
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise

@@ -112,10 +112,11 @@ async def test_other_failures_are_retried_from_the_same_resource_version() -> No
     assert client.watched_from == ["10", "10", "10", "10", "12"]
 
 
-def test_the_cache_never_revives_a_dropped_object() -> None:
+@pytest.mark.parametrize("compact", [False, True])
+def test_the_cache_never_revives_a_dropped_object(compact: bool) -> None:
     from eci_operator.handlers.store import Store
 
-    cache = Store(tombstones=2)
+    cache = Store(tombstones=2, compact=compact, hot=0)
     pod = {"metadata": {"uid": "u1", "resourceVersion": "5"}}
     cache.put(("ns", "p"), pod)
     cache.drop(("ns", "p"), "u1")  # the watch delivered its deletion ...
@@ -131,15 +132,37 @@ def test_the_cache_never_revives_a_dropped_object() -> None:
     assert cache.get(("ns", "p")) is not None
 
 
-def test_the_store_indexes_follow_puts_and_drops() -> None:
+@pytest.mark.parametrize("compact", [False, True])
+def test_the_store_indexes_follow_puts_and_drops(compact: bool) -> None:
     from eci_operator.handlers.store import Store
 
-    store = Store({"node": lambda body: body.get("spec", {}).get("nodeName")})
+    store = Store({"node": lambda body: body.get("spec", {}).get("nodeName")}, compact=compact, hot=0)
     store.put(("ns", "a"), {"metadata": {"uid": "a", "resourceVersion": "1"}, "spec": {"nodeName": "n1"}})
     store.put(("ns", "b"), {"metadata": {"uid": "b", "resourceVersion": "1"}, "spec": {"nodeName": "n1"}})
     assert store.by("node", "n1") == [("ns", "a"), ("ns", "b")]
     store.put(("ns", "a"), {"metadata": {"uid": "a", "resourceVersion": "2"}, "spec": {"nodeName": "n2"}})
     assert store.by("node", "n1") == [("ns", "b")]
     assert store.by("node", "n2") == [("ns", "a")]
+    assert store.indexed(("ns", "a"), "node") == "n2"  # read from the head, never decoded
+    assert store.indexed(("ns", "zz"), "node") is None
     store.drop(("ns", "b"))
     assert store.by("node", "n1") == []
+
+
+def test_a_compact_store_keeps_json_and_decodes_on_read() -> None:
+    """Pods and ContainerGroups are kept as JSON bytes; a read decodes (the hot ones stay decoded)."""
+    from eci_operator.handlers.store import Store
+
+    store = Store(compact=True, hot=1)
+    a = {"metadata": {"uid": "a", "resourceVersion": "3", "managedFields": [{}]}, "spec": {"x": [1, 2.5]}}
+    store.put(("ns", "a"), a)
+    store.put(("ns", "b"), {"metadata": {"uid": "b", "resourceVersion": "4"}})
+    got = store.get(("ns", "a"))  # evicted from the hot set by b: decoded from its bytes
+    assert got == {"metadata": {"uid": "a", "resourceVersion": "3"}, "spec": {"x": [1, 2.5]}}
+    assert store.get(("ns", "a")) is got  # now hot: the same body, not decoded twice
+    assert not store.put(("ns", "a"), {"metadata": {"uid": "a", "resourceVersion": "2"}})  # older: refused
+    assert ("ns", "a") in store.items
+    assert ("ns", "c") not in store.items
+    assert sorted(store.items) == [("ns", "a"), ("ns", "b")]
+    assert dict(store.items)[("ns", "b")] == {"metadata": {"uid": "b", "resourceVersion": "4"}}
+    assert len(store) == len(store.items) == 2

@@ -149,7 +149,11 @@ SIMULATION_KEYS = {  # annotation name -> (ECIProfile spec.simulation field, typ
     "startupDelaySeconds": ("startupDelaySeconds", float),
     "startupJitterSeconds": ("startupJitterSeconds", float),
     "spotReclaimAfterSeconds": ("spotReclaimAfterSeconds", float),
+    # ECI's creation rate limit (ASK's ConfigMap has nothing like it): either one turns it on
+    "creationRateLimitBurst": ("creationRateLimit.burst", int),
+    "creationRateLimitPerSecond": ("creationRateLimit.perSecond", float),
 }
+POSITIVE_KEYS = frozenset({"creationRateLimitBurst", "creationRateLimitPerSecond"})  # 0 is no limit
 
 
 def simulation_annotations(annotations: Mapping[str, str]) -> dict[str, Any]:
@@ -167,10 +171,16 @@ def simulation_annotations(annotations: Mapping[str, str]) -> dict[str, Any]:
             value = kind(text)
         except ValueError:
             value = -1
-        if value < 0 or not math.isfinite(value):
-            what = "a whole number >= 0" if kind is int else "a number of seconds >= 0"
+        positive = name in POSITIVE_KEYS
+        if value < 0 or (positive and value <= 0) or not math.isfinite(value):
+            what = "a whole number" if kind is int else ("a number" if positive else "a number of seconds")
+            what += " > 0" if positive else " >= 0"
             raise DomainError(f"metadata.annotations[{key!r}]", text, f"not {what}", what)
-        out[field] = value
+        if "." in field:
+            parent, child = field.split(".", 1)
+            out.setdefault(parent, {"enabled": True})[child] = value
+        else:
+            out[field] = value
     return out
 
 

@@ -28,6 +28,7 @@ WARNING_REASONS = frozenset(
     {
         "NoStock",
         "IpExhausted",
+        "Throttling",
         "SpotToBeReleased",
         "OOMKilled",
         "ErrImagePull",

@@ -77,7 +77,7 @@ class AskWatch:
         self._apply()
         changed, profiles = self.caches.profiles.rejudge_references()  # ECIProfiles naming VSwitches
         for profile in profiles:
-            self.runtime.configure(profile.spec)
+            self.runtime.configure(profile.spec, name=profile.metadata.name)
         if changed:
             self.nodes_changed()
         self.enqueue(VSWITCHES_KEY)
@@ -89,7 +89,7 @@ class AskWatch:
     def _apply(self) -> None:
         changed, profile = self.config.evaluate()
         if profile is not None:
-            self.runtime.configure(profile.spec)  # zones, stock: outages fail groups, waiting ones retry
+            self.runtime.configure(profile.spec, name=profile.metadata.name)  # zones, stock, rate limit
         if changed:
             self.nodes_changed()
 

@@ -18,6 +18,8 @@ from prometheus_client.registry import Collector
 
 from eci_operator.domain import conditions
 from eci_operator.domain.bill import status_charge
+from eci_operator.domain.bodies import spec_of
+from eci_operator.handlers.caches import BY_PROFILE
 from eci_operator.handlers.operator import Operator
 from eci_operator.models.keys import PROFILE_LABEL
 
@@ -85,10 +87,9 @@ class OperatorCollector(Collector):
             status = self.op.runtime.get(key)
             if status is None:
                 continue
-            group = self.op.caches.groups.get(key) or {}
-            spec = group.get("spec") or {}
-            profile = str(spec.get("profile") or "")
-            zone = status.zone_id or str(spec.get("zoneId") or "")  # a group waiting for stock: no placement
+            profile = self.op.caches.groups.indexed(key, BY_PROFILE) or ""
+            zone = status.zone_id  # a group waiting for stock has no placement: its record's zone
+            zone = zone or str(spec_of(self.op.caches.groups.get(key) or {}).get("zoneId") or "")
             tally[(str(status.phase or ""), zone, profile)] += 1
             if (charge := status_charge(status, now)) is not None:
                 costs[key[0]] = costs.get(key[0], Decimal(0)) + charge[2]

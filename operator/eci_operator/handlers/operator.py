@@ -96,7 +96,7 @@ class Operator:
         self.pods = PodController(
             client,
             self.caches,
-            GroupCreator(client, self.caches, self.announcer, self.clock),
+            GroupCreator(self.syncer.writer, runtime, self.caches, self.announcer, self.clock),
             self.syncer,
             self.finisher,
             self.announcer,
@@ -130,6 +130,7 @@ class Operator:
             self.clock,
             secret_exists=lambda namespace, name: self.references.exists(namespace)(SECRET, name),
         )
+        self.pods.creator.want_cache = self.imagecaches.want  # ECI's automatic ImageCaches
 
     def _informers(self) -> list[Informer]:
         """One informer per kind: pods (bound ones), ContainerGroups, our nodes, profiles, namespaces, and
@@ -245,7 +246,7 @@ class Operator:
             return
         changed, profile = self.caches.profiles.put(body)
         if profile is not None:
-            self.runtime.configure(profile.spec)  # zones, stock: outages fail groups, waiting ones retry
+            self.runtime.configure(profile.spec, name=profile.metadata.name)  # zones, stock, rate limit
         entry = self.caches.profiles.entry(str(meta_of(body).get("name")))
         if entry is not None and entry.error and changed:
             log.error("profile.invalid", profile=meta_of(body).get("name"), error=entry.error)
@@ -378,10 +379,9 @@ class Operator:
         for key in self.caches.pods:
             self.queue.add(key)
         now = self.clock.now()
-        for key, group in list(self.caches.groups.items.items()):
-            created = str(meta_of(group).get("creationTimestamp") or "")
-            orphan = self.caches.pods.get(key) is None and bool(created)
-            if orphan and (now - parse_time(created)).total_seconds() > self.settings.orphan_grace_seconds:
+        for key in [k for k in self.caches.groups if k not in self.caches.pods.items]:  # orphans only
+            created = str(meta_of(self.caches.groups.get(key) or {}).get("creationTimestamp") or "")
+            if created and (now - parse_time(created)).total_seconds() > self.settings.orphan_grace_seconds:
                 self.queue.add(key)
 
     async def resync_loop(self) -> None:

@@ -1,44 +1,54 @@
-"""Record a pod's ContainerGroup: resolve against the node's profile, then create the record.
+"""Record a pod's ContainerGroup: resolve against the node's profile, start it, then create the record.
 
-The record is everything decided at creation (``domain.record``); a creation refused for bad input is
-recorded too (its own shape, status ScheduleFailed, a ProviderFailed Event), so the pod shows why and
-nothing is decided twice.
+The record is everything decided at creation (``domain.record``) plus the runtime's first state, in one
+create (``handlers.group_writes``); a creation refused for bad input is recorded too (its own shape, status
+ScheduleFailed, a ProviderFailed Event), so the pod shows why and nothing is decided twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import structlog
 
-from eci_operator.domain.bodies import labels_of, meta_of, uid_of
+from eci_operator.domain.bodies import labels_of, meta_of, spec_of, uid_of
 from eci_operator.domain.errors import DomainError
 from eci_operator.domain.imagecache import cache_view, parse_cache
+from eci_operator.domain.imagecache_auto import automatic_cache, may_create
 from eci_operator.domain.imagecache_match import CacheView
 from eci_operator.domain.pods import reserved_port_users
 from eci_operator.domain.record import group_record, refused_record
 from eci_operator.handlers.announce import Announcer, input_hash
 from eci_operator.handlers.caches import Caches
+from eci_operator.handlers.group_writes import GroupWriter
+from eci_operator.handlers.pod_sync import request_of
 from eci_operator.handlers.store import Body, Key
-from eci_operator.kube import paths
-from eci_operator.kube.client import KubeClient
-from eci_operator.kube.errors import Conflict, Invalid, NotFound
 from eci_operator.models import keys
-from eci_operator.models.containergroup import ContainerGroupPhase, ContainerGroupStatus
+from eci_operator.models.containergroup import ContainerGroup, ContainerGroupPhase, ContainerGroupStatus
 from eci_operator.models.imagecache import ImageCache
+from eci_operator.models.profile import ECIProfile
 from eci_operator.runtime.clock import Clock
+from eci_operator.runtime.protocol import Runtime
 
 log = structlog.get_logger("eci_operator.pods")
 
 
 class GroupCreator:
-    def __init__(self, client: KubeClient, caches: Caches, announcer: Announcer, clock: Clock) -> None:
-        self.client = client
+    def __init__(
+        self, writer: GroupWriter, runtime: Runtime, caches: Caches, announcer: Announcer, clock: Clock
+    ) -> None:
+        self.writer = writer
+        self.runtime = runtime
         self.caches = caches
         self.announcer = announcer
         self.clock = clock
         self._parsed: dict[str, tuple[str, ImageCache | None]] = {}
+        self.want_cache: Callable[[Body], None] | None = None  # ImageCacheController.want: automatic caches
 
-    async def create(self, key: Key, pod: Body, node: Body) -> Body | None:
-        """Create the pod's ContainerGroup (or take the one that exists); None when it is not ours yet."""
+    async def create(self, key: Key, pod: Body, node: Body) -> tuple[Body | None, bool]:
+        """Create the pod's ContainerGroup (or take the one that exists): (body, created now with a
+        runnable spec?); the body is None when the group is not ours yet."""
         namespace, name = key
         labels = labels_of(node)
         profile_name, zone = labels.get(keys.PROFILE_LABEL, ""), labels.get(keys.ZONE_LABEL, "")
@@ -73,23 +83,66 @@ class GroupCreator:
             record = refused_record(pod, profile_name, zone, labels.get(keys.REGION_LABEL, ""))
         body = record.to_dict()
         body["metadata"].setdefault("annotations", {})[keys.INPUT_HASH] = input_hash(pod)
-        created, _ = await self.client.create_or_get(paths.container_groups(namespace), body)
+        if failure is not None:
+            refused = ContainerGroupStatus(
+                phase=ContainerGroupPhase.SCHEDULE_FAILED,
+                reason=reason,
+                message=failure,
+                finished_at=self.clock.now(),
+            )
+            body["status"] = refused.to_dict()
+        created, fresh = await self._record(key, record, body)
         if (created.get("spec") or {}).get("podUid") != uid_of(pod):
             raise RuntimeError(f"ContainerGroup {namespace}/{name} of an earlier pod is still being deleted")
-        self.caches.groups.put(key, created)
         if failure is None:
             self._warn_reserved_ports(pod)
-            return created
+            self._automatic_cache(pod, record, profile)
+            return created, fresh
         bound.warning("pod.rejected", reason=reason, error=failure)
-        status = ContainerGroupStatus(
-            phase=ContainerGroupPhase.SCHEDULE_FAILED,
-            reason=reason,
-            message=failure,
-            finished_at=self.clock.now(),
-        )
-        await write_group_status(self.client, self.caches, key, created, status)
-        self.announcer.post(pod, "ProviderFailed", failure, warning=True)
-        return self.caches.groups.get(key)
+        if fresh:
+            self.announcer.post(pod, "ProviderFailed", failure, warning=True)
+        return self.caches.groups.get(key), False
+
+    async def _record(self, key: Key, record: ContainerGroup, body: dict[str, Any]) -> tuple[Body, bool]:
+        """Start the instance (in memory), then create its record carrying the runtime's first state.
+
+        The pod shows nothing of it until the create has answered, so a restarted or newly elected
+        operator always finds the IP it must not hand out again. When the create does not make our
+        record (an existing one, a refusal, an error), what the runtime reserved for it is released.
+        """
+        spec = record.resolved
+        if spec is None:
+            created, fresh = await self.writer.create(key, body)
+            ours = spec_of(created).get("podUid") == body["spec"]["podUid"]
+            if not fresh and ours and not created.get("status"):  # an older operator's, without status
+                status = ContainerGroupStatus.model_validate(body["status"])
+                await self.writer.write_status(key, created, status)
+                return self.caches.groups.get(key) or created, True
+            return created, fresh
+        known = self.runtime.get(key) is not None  # a group whose record was deleted by hand: keep it
+        status = await self.runtime.create(request_of(key, spec, self.caches))
+        if status.phase is not None:
+            body["status"] = status.to_dict()
+        try:
+            created, fresh = await self.writer.create(key, body)
+        except BaseException:
+            if not known:
+                await self.runtime.delete(key)
+            raise
+        if not fresh and not known:
+            await self.runtime.delete(key)  # someone recorded it first: the sync adopts that record
+        return created, fresh
+
+    def _automatic_cache(self, pod: Body, record: ContainerGroup, profile: ECIProfile | None) -> None:
+        """No ImageCache matched: ECI makes one (``domain.imagecache_auto``), off this pod's path."""
+        if self.want_cache is None or profile is None or record.resolved is None:
+            return
+        pulls = profile.spec.simulation.image_pulls
+        if not may_create(record.resolved, pulls):
+            return
+        wanted = automatic_cache(pod, record.resolved, pulls, self._image_caches())
+        if wanted is not None:
+            self.want_cache(wanted)  # this pod pulls its images; later ones match the cache once Ready
 
     def _image_caches(self) -> list[CacheView]:
         """The ImageCaches as matching sees them now (each parsed once per resourceVersion)."""
@@ -112,20 +165,3 @@ class GroupCreator:
             where = ", ".join(f"{path} port {port}" for path, port in users)
             message = f"{where}: ECI uses ports 111, 10250 and 10255 itself (exec, logs, metrics); avoid them"
             self.announcer.post(pod, "ReservedPort", message, warning=True)
-
-
-async def write_group_status(
-    client: KubeClient, caches: Caches, key: Key, group: Body, status: ContainerGroupStatus
-) -> None:
-    """Write a group's status (with its uid); a group gone or replaced meanwhile is dropped.
-
-    The API server answers a uid that is not the object's with 422 (an immutable field), not 409.
-    """
-    body = {"metadata": {"uid": meta_of(group).get("uid")}, "status": status.to_dict()}
-    try:
-        updated = await client.merge_patch(paths.container_group_status(*key), body)
-    except (NotFound, Conflict, Invalid) as exc:
-        log.warning("group.status_refused", namespace=key[0], name=key[1], error=str(exc))
-        caches.groups.drop(key, uid_of(group))
-        return
-    caches.groups.put(key, updated)

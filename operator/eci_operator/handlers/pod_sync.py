@@ -2,8 +2,9 @@
 
 Keyed on state that can be read back: the ContainerGroup says what was decided and what the runtime did;
 after a restart the runtime adopts it again from the record alone, so a pod keeps its instance and IP.
-Happy path with zero start-up delay: one ContainerGroup status write, one ``pods/status`` write that
-carries ECI's write-back annotations too. Nothing is written that did not change.
+Happy path with zero start-up delay: the ContainerGroup was created with the runtime's first state
+(``handlers.pod_create``), so the only write here is one ``pods/status`` patch that carries ECI's
+write-back annotations too. Nothing is written that did not change.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from eci_operator.domain.podstatus import desired_pod_status, status_patch
 from eci_operator.handlers import instruments
 from eci_operator.handlers.announce import Announcer
 from eci_operator.handlers.caches import Caches
-from eci_operator.handlers.pod_create import write_group_status
+from eci_operator.handlers.group_writes import GroupWriter
 from eci_operator.handlers.store import Body, Key
 from eci_operator.handlers.zones import ExhaustionWatch
 from eci_operator.kube import paths
@@ -84,6 +85,7 @@ class PodSync:
         self.announcer = announcer
         self.zones = zones
         self.clock = clock
+        self.writer = GroupWriter(client, caches)  # shared with the creator (``handlers.pod_create``)
 
     async def adopt_recorded(self) -> int:
         """After a restart, hand every recorded live group back to the runtime before anything new is created.
@@ -121,17 +123,21 @@ class PodSync:
             return await self.runtime.create(request)
         return await self.runtime.adopt(request, recorded)
 
-    async def sync(self, key: Key, pod: Body, group_body: Body) -> None:
+    async def sync(self, key: Key, pod: Body, group_body: Body, *, fresh: bool = False) -> None:
+        """Reflect the group into its pod; ``fresh``: the record was just created with the runtime's first
+        state, so what it announces is measured from nothing."""
         group = ContainerGroup.model_validate(group_body)
         recorded = group.status or ContainerGroupStatus()
         status = await self._state(key, group)
         if status.phase is None:
             return
         if status != recorded:
-            await write_group_status(self.client, self.caches, key, group_body, status)
-            self.announcer.change(pod, recorded, status)
+            await self.writer.write_status(key, group_body, status)
+        before = ContainerGroupStatus() if fresh else recorded
+        if status != before:
+            self.announcer.change(pod, before, status)
             if group.resolved is not None:
-                self.announcer.images(pod, group.resolved, recorded, status)
+                self.announcer.images(pod, group.resolved, before, status)
             self.zones.check(status.zone_id or group.spec.zone_id)
             if status.zone_id != group.spec.zone_id:
                 self.zones.check(group.spec.zone_id)

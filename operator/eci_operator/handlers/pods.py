@@ -60,13 +60,14 @@ class PodController:
         if is_daemonset_pod(pod):
             await self._hold_daemonset_pod(key, pod)
             return
+        fresh = False
         if group is None:
             if self.references is not None and not await self._references_ready(key, pod):
                 return
-            group = await self.creator.create(key, pod, node)
+            group, fresh = await self.creator.create(key, pod, node)
             if group is None:
                 return
-        await self.syncer.sync(key, pod, group)
+        await self.syncer.sync(key, pod, group, fresh=fresh)
 
     async def _references_ready(self, key: Key, pod: Body) -> bool:
         """False (and the pod held, Waiting) while a mandatory Secret or ConfigMap is missing."""

@@ -30,7 +30,7 @@ from eci_operator.domain.usage import (
     Reading,
     fixed_usage,
 )
-from eci_operator.handlers.caches import Caches
+from eci_operator.handlers.caches import BY_FIXED_USAGE, Caches
 from eci_operator.handlers.store import Body, Key, Store
 from eci_operator.handlers.tasks import cancel_all
 from eci_operator.kube import paths
@@ -229,11 +229,7 @@ class UsageService:
         """Loads to report, or fixed-usage annotations to check (else scrapes alone compute usage)."""
         if len(self.loads):
             return True
-        for pod in self.caches.pods.items.values():
-            notes = annotations_of(pod)
-            if CPU_USAGE_ANNOTATION in notes or MEMORY_USAGE_ANNOTATION in notes:
-                return True
-        return False
+        return bool(self.caches.pods.by(BY_FIXED_USAGE, "yes"))
 
     async def _status_loop(self) -> None:
         while True:

@@ -4,13 +4,14 @@ The typed kubernetes_asyncio models cost more CPU than the operator's whole deci
 reads go through here as plain dicts. Bytes move through a ``Transport`` (``kube.transport``): aiohttp for a
 real cluster, whose credentials come from kubernetes_asyncio's kubeconfig / in-cluster loaders, or the
 in-memory ``kube.memory.ApiServer`` for the handler tests. Every request is counted by verb, resource and
-response code (``counts``): the benchmark and the metrics read the operator's own figures from it.
+response code (``counts``): the benchmark and the metrics read the operator's own figures from it. JSON is
+encoded and decoded by orjson (requests, answers, watch lines): a few times faster than the standard
+library on the operator's hot path (README, "Benchmark").
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import time
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
@@ -80,7 +82,7 @@ def resource_of(path: str) -> tuple[str, bool]:
     if len(parts) >= 2 and parts[0] == "namespaces" and len(parts) > 2:
         parts = parts[2:]
     if not parts:
-        return "", False
+        return "discovery", True  # /apis/<group>/<version>: the group version's resource list
     resource = parts[0]
     named = len(parts) >= 2
     if len(parts) >= 3:
@@ -91,7 +93,7 @@ def resource_of(path: str) -> tuple[str, bool]:
 def decode(raw: bytes) -> Any:
     """A response body as JSON; a body that is not JSON becomes ``{"message": its text}``."""
     try:
-        return json.loads(raw) if raw else {}
+        return orjson.loads(raw) if raw else {}
     except ValueError:
         return {"message": raw.decode(errors="replace").strip()}
 
@@ -152,7 +154,7 @@ class KubeClient:
             raise NotLeader(-1, "NotLeader", {"message": f"{verb} {path}: this replica is not the leader"})
         if resource != "events":
             self.last_work = time.monotonic()
-        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        data = None if body is None else orjson.dumps(body)
         request = Request(method, path, dict(params or {}), data, content_type, timeout)
         delay = 0.2
         for attempt in range(self.max_retries + 1):
@@ -199,9 +201,9 @@ class KubeClient:
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     if line.strip():
-                        yield json.loads(line)
+                        yield orjson.loads(line)
             if pending.strip():
-                yield json.loads(pending)
+                yield orjson.loads(pending)
 
     async def get(self, path: str, **params: str) -> dict[str, Any]:
         return await self.request("GET", path, params=params or None)

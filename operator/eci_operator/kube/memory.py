@@ -4,9 +4,10 @@ It stores objects as JSON, assigns uids and resourceVersions, and answers as kub
 the operator sends: create (409 AlreadyExists, 422 without a name, 404 without the namespace), get and list
 with label and field selectors, JSON merge patches with uid / resourceVersion preconditions (409), the
 status subresource split (a write to ``/status`` changes only the status and metadata, a write to the object
-never its status), graceful deletion of bound pods (``deletionTimestamp`` + ``deletionGracePeriodSeconds``,
-then gone on a grace-0 delete), delete preconditions, owner-reference garbage collection, and watches from a
-resourceVersion (410 when too old). ``tests/integration/test_fake_contract.py`` sends the same requests
+never its status; ContainerGroups have none unless ``status_subresources=`` says so), a discovery document,
+graceful deletion of bound pods (``deletionTimestamp`` + ``deletionGracePeriodSeconds``, then gone on a
+grace-0 delete), delete preconditions, owner-reference garbage collection, watches from a resourceVersion
+(410 when too old). ``tests/integration/test_fake_contract.py`` sends the same requests
 to this (through ``kube.memory_transport``) and to the real API server and compares the answers, so the
 fake cannot drift into accepting what the real server refuses. Not modelled: admission, schemas,
 finalizers, generateName.
@@ -30,7 +31,7 @@ Obj = dict[str, Any]
 WITH_STATUS = frozenset(
     {"pods", "nodes", "namespaces", "containergroups", "eciprofiles", "imagecaches", "vswitches"}
 )
-WITH_STATUS = frozenset({"pods", "nodes", "namespaces", "containergroups", "eciprofiles", "loads"})
+WITH_STATUS = frozenset({"pods", "nodes", "namespaces", "eciprofiles", "loads"})
 KINDS = {
     "pods": "Pod",
     "nodes": "Node",
@@ -85,7 +86,11 @@ def route(path: str) -> Route:
     if len(rest) >= 3 and rest[0] == "namespaces":
         namespace, rest = rest[1], rest[2:]
     return Route(
-        api, rest[0], namespace, rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else None
+        api,
+        rest[0] if rest else "",  # "": the group version's discovery document
+        namespace,
+        rest[1] if len(rest) > 1 else None,
+        rest[2] if len(rest) > 2 else None,
     )
 
 
@@ -212,6 +217,8 @@ class ApiServer:
         return obj
 
     def _read(self, r: Route, params: Mapping[str, str]) -> Obj:
+        if not r.resource:
+            return self._discovery(r)
         if r.name is not None:
             return copy.deepcopy(self._existing(r))
         items = [copy.deepcopy(o) for o in self.all(r.resource) if self._visible(r, params, o)]
@@ -221,6 +228,15 @@ class ApiServer:
             "metadata": {"resourceVersion": str(self.rv)},
             "items": items,
         }
+
+    def _discovery(self, r: Route) -> Obj:
+        """An APIResourceList: the group version's resources, with ``<resource>/status`` where modelled."""
+        resources = []
+        for resource, kind in sorted(KINDS.items()):
+            resources.append({"name": resource, "kind": kind, "namespaced": True})
+            if resource in self.with_status:
+                resources.append({"name": f"{resource}/status", "kind": kind, "namespaced": True})
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": r.api, "resources": resources}
 
     def _create(self, r: Route, body: Obj) -> Obj:
         obj = copy.deepcopy(body)

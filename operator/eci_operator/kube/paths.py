@@ -19,6 +19,11 @@ def pods() -> str:
     return "/api/v1/pods"
 
 
+def group_version() -> str:
+    """The API group's discovery document (its resources and subresources)."""
+    return CG_BASE
+
+
 def container_groups(namespace: str | None = None) -> str:
     if namespace is None:
         return f"{CG_BASE}/containergroups"

@@ -27,6 +27,9 @@ MIN_CACHE_SIZE_GB, MAX_CACHE_SIZE_GB, DEFAULT_CACHE_SIZE_GB = 20, 32768, 20
 MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 1, 65536
 PULL_SECRET_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"
 FAILED_CACHE_EXPIRES_HOURS = 24  # "24 hours after the image cache failed to be created"
+# Our rule: Alibaba's pages do not say how long an automatically created cache is kept; 7 days is the
+# RetentionDays example of CreateImageCache (README, "ImageCache").
+AUTO_RETENTION_DAYS = 7
 
 
 class ImageCachePhase(StrEnum):

@@ -17,6 +17,8 @@ PROFILE_LABEL = f"{GROUP}/profile"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+AUTO_IMAGE_CACHE_LABEL = f"{GROUP}/automatic-image-cache"  # "true" on the ImageCaches ECI created itself
+AUTO_IMAGE_CACHE_FOR = f"{GROUP}/created-for"  # annotation: the pod (namespace/name) that needed it
 
 # Taints of a virtual node
 TAINT_KEY = "virtual-kubelet.io/provider"

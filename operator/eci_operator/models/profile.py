@@ -35,6 +35,7 @@ STOCK_KEY_PATTERN = (
 MAX_VSWITCHES = 64
 MAX_SELECTORS = 64
 MAX_SECURITY_GROUPS = 64
+MAX_RATE_LIMIT_BURST, MAX_RATE_LIMIT_PER_SECOND = 100_000, 100_000
 
 
 def _duplicates(items: list[str]) -> list[str]:
@@ -121,6 +122,9 @@ class ImagePulls(KubeModel):
     image_sizes_mi_b: dict[str, float] = Field(default_factory=dict, alias="imageSizesMiB")
     cache_start_seconds: float | None = Field(default=None, ge=0)
     cache_build_overhead_seconds: float | None = Field(default=None, ge=0)
+    # ECI creates an ImageCache for a pod that no cache matches ("If no cache matches, ECI creates one
+    # automatically"); with the pull model on only (domain.imagecache_auto)
+    auto_create_image_cache: bool = True
 
     @field_validator("image_sizes_mi_b")
     @classmethod
@@ -129,6 +133,18 @@ class ImagePulls(KubeModel):
             if not image or size < 0:
                 raise ValueError(f"imageSizesMiB[{image!r}] must name an image and be >= 0, got {size}")
         return value
+
+
+class CreationRateLimit(KubeModel):
+    """ECI's rate limit on CreateContainerGroup for the profile's account (``domain.token_bucket``).
+
+    Off unless asked for (local rehearsals are not throttled; ASK accounts' quotas differ). Alibaba's
+    documented figures, the suggested values, are the defaults: burst 100, 20 per second.
+    """
+
+    enabled: bool = False
+    burst: int = Field(default=100, ge=1, le=MAX_RATE_LIMIT_BURST)
+    per_second: float = Field(default=20, gt=0, le=MAX_RATE_LIMIT_PER_SECOND)
 
 
 class Simulation(KubeModel):
@@ -140,6 +156,7 @@ class Simulation(KubeModel):
     spot_reclaim_after_seconds: float | None = Field(default=None, ge=0)
     zones: list[ZoneSimulation] = Field(default_factory=list, max_length=MAX_VSWITCHES)
     image_pulls: ImagePulls = Field(default_factory=ImagePulls)
+    creation_rate_limit: CreationRateLimit = Field(default_factory=CreationRateLimit)
 
 
 class ECIProfileSpec(KubeModel):

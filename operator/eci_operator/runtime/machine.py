@@ -29,6 +29,7 @@ from eci_operator.runtime.clock import Clock, LoopClock
 from eci_operator.runtime.logbook import LogBook
 from eci_operator.runtime.placement import Capacity, Placement, Refusal
 from eci_operator.runtime.protocol import Key
+from eci_operator.runtime.throttle import THROTTLING, THROTTLING_MESSAGE, CreationThrottle
 from eci_operator.runtime.transitions import SPOT_NOTICE_SECONDS, Group, next_due, retry_wait
 
 P = ContainerGroupPhase
@@ -53,6 +54,7 @@ class GroupMachine:
         self.logbook = LogBook()
         self._groups: dict[Key, Group] = {}
         self._subscribers: list[Callable[[Key], None]] = []
+        self.throttle = CreationThrottle(self.clock, self._granted)
 
     def _notify(self, key: Key) -> None:
         for callback in self._subscribers:
@@ -137,6 +139,27 @@ class GroupMachine:
         self._close_logs(group)
 
     # ------------------------------------------------------------------------------------------ placing
+    def admit(self, group: Group) -> None:
+        """The CreateContainerGroup call: placed now, or Pending (``Throttling``) until a token comes."""
+        request = group.request
+        if self.throttle.admit(request.spec.profile, request.key, group.created):
+            self.try_place(group)
+            return
+        group.throttled = True
+        message = THROTTLING_MESSAGE % self.throttle.describe(request.spec.profile)
+        update = {"phase": P.PENDING, "reason": THROTTLING, "message": message, "scheduled_at": group.created}
+        group.status = group.status.model_copy(update=update)
+
+    def _granted(self, key: Key) -> None:
+        """A waiting group got its token: it is created now (or waits for stock like any other)."""
+        group = self._groups.get(key)
+        if group is None or not group.throttled:
+            return
+        group.throttled = False
+        self.try_place(group)
+        self.arm(group)
+        self._notify(key)
+
     def try_place(self, group: Group) -> None:
         group.next_attempt = None
         if group.holds or group.status.phase not in (P.SCHEDULING, P.PENDING):

@@ -103,8 +103,9 @@ class Runtime(Protocol):
         """Call ``callback(key)`` whenever a group's state changes on its own (timers, failures)."""
         ...
 
-    def configure(self, profile: ECIProfileSpec) -> None:
-        """Take a profile's capacity settings (zones, stock); may fail or retry groups, announcing them."""
+    def configure(self, profile: ECIProfileSpec, *, name: str | None = None) -> None:
+        """Take a profile's capacity settings (zones, stock; with its ``name``, the creation rate limit of
+        its groups, whose ``spec.profile`` is that name); may fail, retry or admit groups, announcing them."""
         ...
 
     def zone_report(self, zone_id: str) -> ZoneReport:

@@ -20,6 +20,7 @@ from eci_operator.models.profile import ECIProfileSpec
 from eci_operator.runtime.logbook import LogLine
 from eci_operator.runtime.machine import TERMINAL, GroupMachine, P, close_intervals
 from eci_operator.runtime.protocol import GroupRequest, Key, ZoneReport
+from eci_operator.runtime.throttle import THROTTLING
 from eci_operator.runtime.transitions import Group
 
 
@@ -37,12 +38,19 @@ class SimulatedRuntime(GroupMachine):
     def list_keys(self) -> list[Key]:
         return list(self._groups)
 
-    def configure(self, profile: ECIProfileSpec) -> None:
-        """Take a profile's simulation settings: outages fail its zones' groups; waiting ones retry now."""
+    def configure(self, profile: ECIProfileSpec, *, name: str | None = None) -> None:
+        """Take a profile's simulation settings: outages fail its zones' groups; waiting ones retry now.
+
+        With the profile's ``name``, its creation rate limit too (a group waiting for a token is not failed
+        by an outage: it has asked for nothing yet, and is placed where it can be once it has a token).
+        """
+        if name is not None:
+            self.throttle.configure(name, profile.simulation.creation_rate_limit)
         for zone in self.capacity.configure(profile):
             for key, group in list(self._groups.items()):
                 where = group.status.zone_id if group.holds else group.request.spec.zone_id
-                if where == zone and group.status.phase not in TERMINAL and group.next_attempt is None:
+                waiting = group.next_attempt is not None or group.throttled
+                if where == zone and group.status.phase not in TERMINAL and not waiting:
                     message = keys.STOCK_CLOSE_MESSAGE % f"zone {zone} closed (simulated outage)"
                     self.fail(group, P.FAILED, keys.STOCK_CLOSE, message)
                     self._notify(key)
@@ -69,7 +77,7 @@ class SimulatedRuntime(GroupMachine):
         now = self.clock.now()
         group = Group(request, ContainerGroupStatus(phase=P.SCHEDULING), created=now)
         self._groups[request.key] = group
-        self.try_place(group)
+        self.admit(group)
         self.arm(group)
         return group.status
 
@@ -88,6 +96,8 @@ class SimulatedRuntime(GroupMachine):
             self.capacity.reserve(request, zone_id, recorded.vswitch_id, recorded.ip, recorded.instance_spec)
             zone = self.capacity.zone(zone_id)
             group.stock_key = stock_rules.stock_key(zone.limits, recorded.instance_spec or "")
+        elif recorded.phase == P.PENDING and recorded.reason == THROTTLING:
+            self.admit(group)  # never got its token: back in line at the time it first asked
         elif recorded.phase == P.PENDING:
             group.next_attempt = self.clock.now()  # was waiting for stock: look again now
         self._replay_logs(group)
@@ -96,6 +106,7 @@ class SimulatedRuntime(GroupMachine):
 
     async def delete(self, key: Key) -> ContainerGroupStatus | None:
         group = self._groups.pop(key, None)
+        self.throttle.forget(key)
         if group is None:
             return None
         group.disarm()

@@ -42,6 +42,7 @@ class Group:
     holds: bool = False  # holds an instance: stock and an address
     attempts: int = 0
     next_attempt: dt.datetime | None = None  # waiting for stock: when to look again
+    throttled: bool = False  # waiting for a creation token (runtime.throttle)
     timer: Timer | None = None
     armed: str | None = None  # the name of the transition the timer will carry out
 
