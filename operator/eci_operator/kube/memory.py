@@ -28,10 +28,8 @@ from typing import Any
 from eci_operator.kube.selectors import matches_fields, matches_labels
 
 Obj = dict[str, Any]
-WITH_STATUS = frozenset(
-    {"pods", "nodes", "namespaces", "containergroups", "eciprofiles", "imagecaches", "vswitches"}
-)
-WITH_STATUS = frozenset({"pods", "nodes", "namespaces", "eciprofiles", "loads"})
+# Kinds with a status subresource, as their CRDs say (a ContainerGroup has none since issue #18).
+WITH_STATUS = frozenset({"pods", "nodes", "namespaces", "eciprofiles", "imagecaches", "vswitches", "loads"})
 KINDS = {
     "pods": "Pod",
     "nodes": "Node",
