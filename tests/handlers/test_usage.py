@@ -87,6 +87,31 @@ async def test_a_bad_usage_annotation_gets_one_warning_naming_it(harness: Harnes
     assert reading.containers[("ns", "b")][0].cpu == pytest.approx(2.0)  # capped at the instance
 
 
+async def test_a_reading_decodes_only_the_pods_that_changed(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await running_pods(harness, "a", "b", annotations={CPU_USAGE_ANNOTATION: "250m"})
+    usage, pods = harness.operator.usage, harness.operator.caches.pods
+    usage.reading()
+    decoded: list[tuple[str, str]] = []
+    real_get = pods.get
+    monkeypatch.setattr(pods, "get", lambda key: decoded.append(key) or real_get(key))
+    await harness.advance(1)
+    assert set(usage.reading().containers) == {("ns", "a"), ("ns", "b")}
+    assert decoded == []  # nothing changed: every input is the one made before
+    patch = {"metadata": {"annotations": {CPU_USAGE_ANNOTATION: "500m"}}}
+    harness.request("PATCH", "/api/v1/namespaces/ns/pods/b", patch)
+    await harness.advance(1)
+    decoded.clear()  # (the pod's own reconcile read it too)
+    reading = usage.reading()
+    assert decoded == [("ns", "b")]
+    assert reading.containers[("ns", "b")][0].cpu == pytest.approx(0.5)  # the new annotation counts
+    assert reading.containers[("ns", "a")][0].cpu == pytest.approx(0.25)
+    harness.request("DELETE", "/api/v1/namespaces/ns/pods/a")
+    await harness.advance(1)
+    assert set(usage.reading().containers) == {("ns", "b")}
+
+
 async def test_resource_metrics_and_summary_of_a_node(harness: Harness) -> None:
     await running_pods(harness, "a", annotations={CPU_USAGE_ANNOTATION: "250m"})
     await harness.advance(20)

@@ -209,8 +209,7 @@ class Operator:
                 if node not in self.nodes.served:
                     self.queue.add(NODES_KEY)  # a retiring node may now be empty
             return
-        if ours:
-            self.caches.pods.put(key, body)
+        if ours and self.caches.pods.put(key, body):  # (not the echo of our own write: nothing new)
             self.queue.add(key)
 
     def on_group(self, kind: str, body: Body) -> None:

@@ -93,13 +93,16 @@ class Store:
         return body
 
     def put(self, key: Key, body: Body) -> bool:
-        """Keep ``body`` unless it is older than what is cached or its object is gone; True if kept."""
+        """Keep ``body`` unless it is no newer than what is cached or its object is gone; True if kept.
+
+        False for the very version cached already: the watch's echo of the operator's own write, whose
+        answer ``put`` took first (a handler then has nothing new to look at)."""
         (body.get("metadata") or {}).pop("managedFields", None)  # a third of a pod; nothing reads them
         uid = uid_of(body)
         if uid in self._gone:
             return False
         old = self._heads.get(key)
-        if old is not None and old[0] > rv_of(body) and old[1] == uid:
+        if old is not None and old[0] >= rv_of(body) and old[1] == uid:
             return False
         self._unindex(key)
         values = tuple(indexer(body) for indexer in self._indexers.values())
@@ -132,6 +135,12 @@ class Store:
     def by(self, index: str, value: str) -> list[Key]:
         """Keys whose ``index`` value is ``value``."""
         return sorted(self._indexes[index].get(value, ()))
+
+    def version(self, key: Key) -> tuple[int, str] | None:
+        """(resourceVersion, uid) of the object under ``key``, without decoding: what a cache of something
+        derived from the body compares to know it is still current."""
+        head = self._heads.get(key)
+        return (head[0], head[1]) if head is not None else None
 
     def indexed(self, key: Key, index: str) -> str | None:
         """The ``index`` value of the object under ``key`` (None if none or not cached), without decoding."""

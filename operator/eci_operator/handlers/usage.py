@@ -38,7 +38,7 @@ from eci_operator.kube.client import KubeClient
 from eci_operator.kube.errors import ApiError
 from eci_operator.kube.events import EventPoster, EventSpec
 from eci_operator.kube.watch import Informer
-from eci_operator.models import ContainerGroupPhase, ContainerState
+from eci_operator.models import ContainerGroupPhase, ContainerGroupStatus, ContainerState
 from eci_operator.models.load import LoadSpec
 from eci_operator.runtime.clock import Clock
 from eci_operator.runtime.protocol import Runtime
@@ -97,6 +97,10 @@ class UsageService:
         self._last: Reading | None = None
         self._fixed: dict[tuple[str, str | None, str | None, float, float], Fixed] = {}
         self._specs: dict[tuple[str, int], LoadInput | None] = {}
+        # per pod: what its input was made from (pod version, runtime status object) and the input; a
+        # scrape every 10 s decodes only the pods that changed (decoding all of them was a quarter of the
+        # operator's CPU at 10,000 pods)
+        self._inputs: dict[Key, tuple[tuple[int, str], ContainerGroupStatus, PodInput]] = {}
         self._written: dict[Key, dict[str, Any]] = {}
         self._warned: set[tuple[str, str, str]] = set()
         self.informer = Informer(
@@ -135,10 +139,32 @@ class UsageService:
         return self._specs[cache_key]
 
     # --------------------------------------------------------------------------------------- reading
-    def _pod_input(self, key: Key, pod: Body) -> PodInput | None:
+    def _current_input(
+        self, key: Key, fresh: dict[Key, tuple[tuple[int, str], ContainerGroupStatus, PodInput]]
+    ) -> PodInput | None:
+        """The pod's input, made again only if its body or its runtime status changed (kept in ``fresh``)."""
         status = self.runtime.get(key)
-        if status is None or status.phase != ContainerGroupPhase.RUNNING or not status.vcpu:
+        version = self.caches.pods.version(key)
+        if (
+            status is None
+            or version is None
+            or status.phase != ContainerGroupPhase.RUNNING
+            or not status.vcpu
+        ):
             return None
+        made = self._inputs.get(key)
+        if made is not None and made[0] == version and made[1] is status:  # statuses are replaced, not edited
+            fresh[key] = made
+            return made[2]
+        pod = self.caches.pods.get(key)
+        if pod is None:
+            return None
+        pod_input = self._pod_input(key, pod, status)
+        if pod_input is not None and status.started_at is not None:  # else "started" is now, every time
+            fresh[key] = (version, status, pod_input)
+        return pod_input
+
+    def _pod_input(self, key: Key, pod: Body, status: ContainerGroupStatus) -> PodInput | None:
         started_default = status.started_at or self.clock.now()
         running = tuple(
             (c.name, c.started_at or started_default)
@@ -147,7 +173,7 @@ class UsageService:
         )
         if not running:
             return None
-        cpu_cap, memory_cap = status.vcpu, (status.memory_gib or 0.0) * GIB
+        cpu_cap, memory_cap = status.vcpu or 0.0, (status.memory_gib or 0.0) * GIB  # (checked: vcpu > 0)
         notes = annotations_of(pod)
         fixed_key = (
             uid_of(pod),
@@ -189,7 +215,9 @@ class UsageService:
         now = self.clock.now()
         if self._last is not None and abs((now - self._last.at).total_seconds()) < REUSE_SECONDS:
             return self._last
-        pods = [p for key, body in self.caches.pods.items.items() if (p := self._pod_input(key, body))]
+        fresh: dict[Key, tuple[tuple[int, str], ContainerGroupStatus, PodInput]] = {}
+        pods = [p for key in self.caches.pods if (p := self._current_input(key, fresh))]
+        self._inputs = fresh
         loads = [li for body in self.loads.items.values() if (li := self._load_input(body)) is not None]
         if len(self._fixed) > 4 * len(self.caches.pods) + 1000:
             self._fixed.clear()  # forget pods long gone (the values are re-parsed, not re-warned)
