@@ -93,6 +93,9 @@ ROWS: list[tuple[str, Getter, str]] = [
         "{:.2f}",
     ),
     ("kube-apiserver CPU, delete (s)", _get("delete", "cpu_s", "kube-apiserver"), "{:.1f}"),
+    ("eci-operator check after Ready: violations", _get("create", "invariants", "violations"), "{:.0f}"),
+    ("eci-operator check after deletion: violations", _get("delete", "invariants", "violations"), "{:.0f}"),
+    ("pods left after deletion (Terminating or not)", _get("delete", "invariants", "pods"), "{:.0f}"),
 ]
 
 # The burst scenario's own rows (ours only: burst.py says why): times from the Load step.

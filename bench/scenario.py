@@ -30,6 +30,9 @@ from kube import Api, PodTracker, bounded
 from measure import apiserver_requests, cpu_of, curve, delta, percentile, proc_sample, reset_peak_rss
 from sides import Side
 
+from eci_operator.cli.check import snapshot, violations
+from eci_operator.domain.invariants import DEFAULT_GRACE
+
 WRITE_VERBS_APISERVER = {"POST", "PUT", "PATCH", "DELETE", "APPLY"}
 WRITE_VERBS_OPERATOR = {"create", "update", "patch", "delete"}
 Say = Callable[[str], None]
@@ -217,7 +220,26 @@ class Measurement:
             figures["own_events_per_pod"] = round(
                 sum(c for k, c in own.items() if k.split()[1] == "events") / n, 3
             )
+            figures["invariants"] = await self._invariants(phase)
         return figures
+
+    async def _invariants(self, phase: str) -> dict[str, Any]:
+        """``eci-operator check`` on the cluster once the phase is over (not timed): the violations it finds
+        (none expected: every pod with its group and Ready, or, after the deletion, nothing left)."""
+        snap = await snapshot(str(self.side.kubeconfig))
+        found = violations(snap, DEFAULT_GRACE.total_seconds())
+        pods = [p for p in snap["pods"] if p["metadata"]["namespace"] == self.namespace]
+        terminating = sum(1 for p in pods if p["metadata"].get("deletionTimestamp"))
+        self.say(
+            f"  [{self.label}] eci-operator check after {phase}: {len(found)} violation(s), "
+            f"{len(pods)} pods left in the namespace ({terminating} Terminating)"
+        )
+        return {
+            "violations": len(found),
+            "first": [str(v) for v in found[:10]],
+            "pods": len(pods),
+            "terminating": terminating,
+        }
 
     async def _pprof(self, phase: str) -> None:
         """``BENCH_PPROF=N``: a CPU profile of kube-apiserver over the phase's first N seconds, saved next
