@@ -129,7 +129,7 @@ def install_crds(kubectl: Path, kubeconfig: Path) -> None:
 def plan(args: argparse.Namespace) -> list[tuple[str, int, int, str]]:
     """(scenario, n, run, side) in the order run: per run both sides, alternating who goes first."""
     sides = [s.strip() for s in args.sides.split(",") if s.strip()]
-    out = []
+    out: list[tuple[str, int, int, str]] = []
     for scenario in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
         sizes = {"burst": args.burst_sizes, "deployment": args.deployment_sizes}.get(scenario, args.sizes)
         for n in [int(s) for s in sizes.split(",") if s.strip()]:

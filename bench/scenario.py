@@ -220,6 +220,7 @@ class Measurement:
             figures["own_events_per_pod"] = round(
                 sum(c for k, c in own.items() if k.split()[1] == "events") / n, 3
             )
+        if side.name == "ours":
             figures["invariants"] = await self._invariants(phase)
         return figures
 

@@ -92,7 +92,8 @@ class Runtime(Protocol):
         ...
 
     def get(self, key: Key) -> ContainerGroupStatus | None:
-        """The current state, or None."""
+        """The current state, or None. A change replaces the status object, never edits it in place, so a
+        caller may tell "unchanged" by identity (``handlers.usage`` does)."""
         ...
 
     def list_keys(self) -> list[Key]:
